@@ -1,0 +1,28 @@
+// Builds dist/: the CLI (ESM, code-split so each command loads only what it needs) and the
+// benchmarks. Dependencies are bundled so start-up reads few files.
+import { build } from 'esbuild';
+import { readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+
+rmSync(`${root}dist`, { recursive: true, force: true });
+await build({
+  absWorkingDir: root,
+  entryPoints: { bin: 'src/bin.ts', 'bench/plan': 'bench/plan.ts', 'bench/cli': 'bench/cli.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  chunkNames: 'chunks/[name]-[hash]',
+  define: { __TRAINCTL_VERSION__: JSON.stringify(pkg.version) },
+  banner: {
+    // bundled CommonJS dependencies (ajv's runtime, yaml) call require()
+    js: "import { createRequire as __trainctlCreateRequire } from 'node:module'; const require = __trainctlCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});

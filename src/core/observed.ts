@@ -1,0 +1,58 @@
+// What observation returns: live resources (from providers) and run records (from the output
+// store). Providers and stores produce these values; the planner only reads them.
+
+export type ProviderName = 'local' | 'aws' | 'runpod';
+
+/** A managed machine or process, identified by its trainctl tags. */
+export interface ObservedResource {
+  provider: ProviderName;
+  /** Instance id, pod id, or local node id. */
+  id: string;
+  project: string;
+  job: string;
+  trial: string;
+  specHash: string;
+  nodeRank: number;
+  attempt: number;
+  state: 'pending' | 'running' | 'stopping';
+  /** ISO time the resource was launched. */
+  launchedAt: string;
+}
+
+export type AttemptState = 'starting' | 'running' | 'succeeded' | 'failed' | 'interrupted' | 'stopped' | 'early-stopped';
+
+/** One attempt's heartbeat, `attempts/<n>/status.json`. */
+export interface AttemptRecord {
+  n: number;
+  specHash: string;
+  state: AttemptState;
+  step?: number;
+  startedAt: string;
+  updatedAt: string;
+  costUSD: number;
+  exitCode?: number;
+}
+
+export type FinalState = 'succeeded' | 'stopped' | 'early-stopped' | 'failed';
+
+/** Everything the store holds about one trial. */
+export interface TrialRecord {
+  project: string;
+  job: string;
+  trial: string;
+  /** specHash of the trial's latest spec.json. */
+  specHash: string;
+  /** Ascending by n. */
+  attempts: AttemptRecord[];
+  /** result.json: present once the trial has ended for good. */
+  result?: { state: FinalState; specHash: string; finishedAt: string; exitCode?: number };
+  /** The newest checkpoint with a MANIFEST (LATEST pointer). */
+  checkpoint?: { step: number };
+}
+
+export interface Observed {
+  resources: ObservedResource[];
+  records: TrialRecord[];
+}
+
+export const emptyObserved = (): Observed => ({ resources: [], records: [] });

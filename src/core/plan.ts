@@ -1,0 +1,263 @@
+// The planner: a pure function of (desired trials, observed world, options, clock) → Plan.
+// No I/O. Each action has a kind and a reason, both enums; rendering turns them into words.
+import { canonicalJson, sha256 } from './hash.js';
+import type { AttemptRecord, Observed, ObservedResource, TrialRecord } from './observed.js';
+
+export const ACTION_KINDS = ['create', 'resume', 'retry', 'replace', 'stop', 'delete', 'wait', 'noop'] as const;
+export type ActionKind = (typeof ACTION_KINDS)[number];
+
+export const ACTION_REASONS = [
+  'new',                       // create: nothing live, no record
+  'running',                   // noop: live with the same specHash
+  'finished',                  // noop: ended for good (succeeded, stopped, early-stopped) with the same specHash
+  'spec-changed',              // replace: live or recorded with another specHash
+  'interrupted',               // resume: last attempt interrupted, complete checkpoint
+  'node-lost',                 // resume/retry: last attempt never ended and nothing is live
+  'interrupted-no-checkpoint', // retry: interrupted but no complete checkpoint to resume from
+  'failed',                    // retry: failed, retries left
+  'retries-exhausted',         // noop: failed, no retries left
+  'interruptions-exhausted',   // noop: interrupted more often than retry.onSpotInterruption
+  'cost-limit',                // stop/wait: the job's spend reached limits.costUSD
+  'max-duration',              // stop: the trial ran longer than limits.maxDuration
+  'early-stopped',             // stop: the runner marked it early-stopped but it is still live
+  'stop-on-failure',           // stop: another trial failed and stopOnFailure is set
+  'halted-on-failure',         // noop: not launched because the sweep halted on a failure
+  'orphaned',                  // delete: managed resource whose trial is in no spec (--prune)
+  'max-parallel',              // wait: over maxParallel, launched by a later pass
+] as const;
+export type ActionReason = (typeof ACTION_REASONS)[number];
+
+/** A trial the specs want. `Trial` from spec/ satisfies this. */
+export interface DesiredTrial {
+  id: string;
+  job: string;
+  project: string;
+  index: number;
+  parameters: Readonly<Record<string, string | number | boolean>>;
+  specHash: string;
+}
+
+/** The parts of a job that steer planning. */
+export interface JobPolicy {
+  project: string;
+  job: string;
+  maxParallel: number;
+  stopOnFailure: boolean;
+  retryOnFailure: number;
+  retryOnInterruption: number;
+  resume: 'auto' | 'never';
+  costLimitUSD?: number;
+  maxDurationMs?: number;
+  onExceed: 'stop' | 'warn';
+}
+
+export interface Desired {
+  jobs: readonly JobPolicy[];
+  trials: readonly DesiredTrial[];
+}
+
+export interface PlanOptions {
+  prune: boolean;
+}
+
+export interface Action {
+  kind: ActionKind;
+  reason: ActionReason;
+  project: string;
+  job: string;
+  trial: string;
+  parameters: Readonly<Record<string, string | number | boolean>>;
+  /** The specHash the trial will have (desired), or the resource's for deletes. */
+  specHash: string;
+  /** The specHash found live or recorded, when it differs. */
+  previousSpecHash?: string;
+  /** The attempt number a launching action starts. */
+  attempt?: number;
+  /** Checkpoint step a resume starts from. */
+  resumeFromStep?: number;
+  /** Live resource ids the action stops, deletes or keeps. */
+  resources?: string[];
+}
+
+export interface JobSummary {
+  project: string;
+  job: string;
+  trials: number;
+  spentUSD: number;
+  costLimitUSD?: number;
+}
+
+export interface Plan {
+  formatVersion: 1;
+  createdAt: string;
+  options: PlanOptions;
+  actions: Action[];
+  warnings: string[];
+  jobs: JobSummary[];
+  summary: Record<ActionKind, number>;
+  /** Hash of the observed world the plan was made from: apply refuses a plan whose world moved. */
+  observedDigest: string;
+}
+
+/** Kinds that change the world. */
+export const CHANGING_KINDS: ReadonlySet<ActionKind> = new Set(['create', 'resume', 'retry', 'replace', 'stop', 'delete']);
+const LAUNCHING_KINDS: ReadonlySet<ActionKind> = new Set(['create', 'resume', 'retry', 'replace']);
+
+export function hasChanges(plan: Plan): boolean {
+  return plan.actions.some((a) => CHANGING_KINDS.has(a.kind));
+}
+
+const jobKey = (project: string, job: string) => `${project}/${job}`;
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const list = m.get(k);
+    if (list) list.push(it);
+    else m.set(k, [it]);
+  }
+  return m;
+}
+
+const spentOn = (r: TrialRecord) => r.attempts.reduce((s, a) => s + a.costUSD, 0);
+const isTerminalAttempt = (a: AttemptRecord) => a.state !== 'starting' && a.state !== 'running';
+
+/** The failure/interruption history of a trial under its current specHash. */
+function history(rec: TrialRecord | undefined, specHash: string) {
+  const attempts = rec?.attempts.filter((a) => a.specHash === specHash) ?? [];
+  const last = rec?.attempts.at(-1);
+  return {
+    failures: attempts.filter((a) => a.state === 'failed').length,
+    interruptions: attempts.filter((a) => a.state === 'interrupted' || !isTerminalAttempt(a)).length,
+    nextAttempt: (last?.n ?? 0) + 1,
+    last,
+  };
+}
+
+function elapsedMs(rec: TrialRecord | undefined, live: readonly ObservedResource[], now: Date): number {
+  let ms = 0;
+  for (const a of rec?.attempts ?? []) {
+    if (isTerminalAttempt(a)) ms += Math.max(0, Date.parse(a.updatedAt) - Date.parse(a.startedAt));
+  }
+  const launched = Math.min(...live.map((r) => Date.parse(r.launchedAt)));
+  if (Number.isFinite(launched)) ms += Math.max(0, now.getTime() - launched);
+  return ms;
+}
+
+export function plan(desired: Desired, observed: Observed, options: PlanOptions, now: Date): Plan {
+  const actions: Action[] = [];
+  const warnings: string[] = [];
+  const liveByTrial = groupBy(observed.resources, (r) => jobKey(r.project, r.trial));
+  const recordByTrial = new Map(observed.records.map((r) => [jobKey(r.project, r.trial), r]));
+  const trialsByJob = groupBy(desired.trials, (t) => jobKey(t.project, t.job));
+  const wanted = new Set(desired.trials.map((t) => jobKey(t.project, t.id)));
+  const recordsByJob = groupBy(observed.records, (r) => jobKey(r.project, r.job));
+  const jobs: JobSummary[] = [];
+
+  for (const policy of desired.jobs) {
+    const key = jobKey(policy.project, policy.job);
+    const trials = [...(trialsByJob.get(key) ?? [])].sort((a, b) => a.index - b.index);
+    const spent = (recordsByJob.get(key) ?? []).reduce((s, r) => s + spentOn(r), 0);
+    jobs.push({ project: policy.project, job: policy.job, trials: trials.length, spentUSD: spent, ...(policy.costLimitUSD !== undefined ? { costLimitUSD: policy.costLimitUSD } : {}) });
+    const overBudget = policy.costLimitUSD !== undefined && spent >= policy.costLimitUSD;
+    if (overBudget) {
+      warnings.push(`job ${policy.job}: spent $${spent.toFixed(2)} of its $${policy.costLimitUSD!.toFixed(2)} limit${policy.onExceed === 'warn' ? ' (onExceed: warn, nothing is stopped)' : ''}`);
+    }
+    const enforceBudget = overBudget && policy.onExceed === 'stop';
+
+    // First pass: what each trial needs, ignoring slots.
+    const decided = trials.map((t) => decideTrial(t, policy, liveByTrial.get(jobKey(t.project, t.id)) ?? [], recordByTrial.get(jobKey(t.project, t.id)), now, warnings));
+    const halted = policy.stopOnFailure && decided.some((a) => a.reason === 'retries-exhausted');
+
+    // Second pass: job-wide limits, then slots. Trials that stay live hold a slot.
+    let busy = decided.filter((a) => a.kind === 'noop' && a.reason === 'running').length
+      + decided.filter((a) => a.kind === 'replace' && a.resources?.length).length;
+    for (const a of decided) {
+      const live = a.resources !== undefined && a.resources.length > 0;
+      if (live && (a.kind === 'noop' || a.kind === 'replace') && (enforceBudget || halted)) {
+        busy--;
+        const { attempt: _attempt, previousSpecHash: _previous, ...rest } = a;
+        actions.push({ ...rest, kind: 'stop', reason: enforceBudget ? 'cost-limit' : 'stop-on-failure' });
+        continue;
+      }
+      if (!LAUNCHING_KINDS.has(a.kind) || live) { actions.push(a); continue; }
+      if (enforceBudget) { actions.push({ ...a, kind: 'wait', reason: 'cost-limit' }); continue; }
+      if (halted) { actions.push({ ...a, kind: 'noop', reason: 'halted-on-failure' }); continue; }
+      if (busy >= policy.maxParallel) { actions.push({ ...a, kind: 'wait', reason: 'max-parallel' }); continue; }
+      busy++;
+      actions.push(a);
+    }
+  }
+
+  // Managed resources whose trial no spec wants, in the projects the specs cover.
+  const projects = new Set(desired.jobs.map((j) => j.project));
+  const orphans = groupBy(observed.resources.filter((r) => projects.has(r.project) && !wanted.has(jobKey(r.project, r.trial))), (r) => jobKey(r.project, r.trial));
+  for (const rs of orphans.values()) {
+    const r = rs[0]!;
+    if (options.prune) {
+      actions.push({ kind: 'delete', reason: 'orphaned', project: r.project, job: r.job, trial: r.trial, parameters: {}, specHash: r.specHash, resources: rs.map((x) => x.id).sort() });
+    } else {
+      warnings.push(`trial ${r.trial} (job ${r.job}) is running but in no spec; plan with --prune to delete it`);
+    }
+  }
+
+  const summary = Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>;
+  for (const a of actions) summary[a.kind]++;
+  return {
+    formatVersion: 1,
+    createdAt: now.toISOString(),
+    options: { prune: options.prune },
+    actions,
+    warnings,
+    jobs,
+    summary,
+    observedDigest: observedDigest(observed),
+  };
+}
+
+function decideTrial(t: DesiredTrial, policy: JobPolicy, live: readonly ObservedResource[], rec: TrialRecord | undefined, now: Date, warnings: string[]): Action {
+  const base = { project: t.project, job: t.job, trial: t.id, parameters: t.parameters, specHash: t.specHash };
+  const h = history(rec, t.specHash);
+  const launch = (kind: ActionKind, reason: ActionReason, extra: Partial<Action> = {}): Action => ({ ...base, kind, reason, attempt: h.nextAttempt, ...extra });
+
+  if (live.length > 0) {
+    const resources = live.map((r) => r.id).sort();
+    const stale = live.find((r) => r.specHash !== t.specHash);
+    if (rec?.result?.state === 'early-stopped' || rec?.attempts.at(-1)?.state === 'early-stopped') {
+      return { ...base, kind: 'stop', reason: 'early-stopped', resources };
+    }
+    if (policy.maxDurationMs !== undefined && elapsedMs(rec, live, now) > policy.maxDurationMs) {
+      if (policy.onExceed === 'stop') return { ...base, kind: 'stop', reason: 'max-duration', resources };
+      warnings.push(`trial ${t.id} has run longer than its maxDuration (onExceed: warn)`);
+    }
+    if (stale) return launch('replace', 'spec-changed', { previousSpecHash: stale.specHash, resources });
+    return { ...base, kind: 'noop', reason: 'running', resources };
+  }
+
+  if (!rec || rec.attempts.length === 0) return launch('create', 'new');
+  if (rec.specHash !== t.specHash || (rec.result && rec.result.specHash !== t.specHash)) {
+    return launch('replace', 'spec-changed', { previousSpecHash: rec.result?.specHash ?? rec.specHash });
+  }
+  if (rec.result && rec.result.state !== 'failed') return { ...base, kind: 'noop', reason: 'finished' };
+  const last = h.last!;
+  if (last.state === 'failed' || rec.result?.state === 'failed') {
+    return h.failures <= policy.retryOnFailure ? launch('retry', 'failed') : { ...base, kind: 'noop', reason: 'retries-exhausted' };
+  }
+  if (last.state === 'succeeded' || last.state === 'stopped' || last.state === 'early-stopped') {
+    // the attempt ended for good but result.json was never written (runner killed while finishing)
+    return { ...base, kind: 'noop', reason: 'finished' };
+  }
+  // interrupted, or an attempt that never ended and has nothing live: the node is gone
+  const reason: ActionReason = last.state === 'interrupted' ? 'interrupted' : 'node-lost';
+  if (h.interruptions > policy.retryOnInterruption) return { ...base, kind: 'noop', reason: 'interruptions-exhausted' };
+  if (rec.checkpoint && policy.resume === 'auto') return launch('resume', reason, { resumeFromStep: rec.checkpoint.step });
+  return launch('retry', reason === 'interrupted' ? 'interrupted-no-checkpoint' : 'node-lost');
+}
+
+/** A digest of the observed world that ignores order (and heartbeat churn: steps, times, cost). */
+export function observedDigest(observed: Observed): string {
+  const resources = observed.resources.map((r) => `${r.provider}:${r.id}:${r.trial}:${r.specHash}:${r.state === 'stopping' ? 's' : 'l'}`).sort();
+  const records = observed.records.map((r) => `${r.project}/${r.trial}:${r.specHash}:${r.result?.state ?? ''}:${r.attempts.map((a) => `${a.n}.${a.state}`).join(',')}:${r.checkpoint ? 'c' : ''}`).sort();
+  return sha256(canonicalJson({ resources, records })).slice(0, 16);
+}

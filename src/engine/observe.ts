@@ -1,0 +1,51 @@
+// Observation: asks each provider for the project's managed resources and each output store for
+// its run records. Reads only; never changes anything.
+import { ExitError } from '../core/errors.js';
+import type { Observed, ObservedResource, ProviderName, TrialRecord } from '../core/observed.js';
+import type { Job } from '../spec/types.js';
+import type { ProviderObserver } from '../providers/provider.js';
+import type { RunStoreReader } from '../store/store.js';
+
+export interface Environment {
+  /** $TRAINCTL_HOME, default ~/.trainctl */
+  home: string;
+}
+
+async function providerFor(name: ProviderName, env: Environment): Promise<ProviderObserver> {
+  if (name === 'local') {
+    const { LocalProvider } = await import('../providers/local/index.js');
+    return new LocalProvider(env.home);
+  }
+  throw new ExitError(`provider "${name}" is not available in this version of trainctl`, 1, 'use `compute: { provider: local }` for now');
+}
+
+async function storeFor(uri: string): Promise<RunStoreReader> {
+  if (uri.startsWith('file://')) {
+    const { FileStore } = await import('../store/file.js');
+    return new FileStore(uri);
+  }
+  throw new ExitError(`output store ${uri} is not readable by this version of trainctl`, 1, 'use a file:// output uri for now');
+}
+
+export async function observeWorld(jobs: readonly Job[], env: Environment): Promise<Observed> {
+  const providerProjects = new Map<ProviderName, Set<string>>();
+  const storeProjects = new Map<string, Set<string>>();
+  for (const job of jobs) {
+    const p = job.spec.compute.provider;
+    if (!providerProjects.has(p)) providerProjects.set(p, new Set());
+    providerProjects.get(p)!.add(job.project);
+    if (!storeProjects.has(job.spec.output.uri)) storeProjects.set(job.spec.output.uri, new Set());
+    storeProjects.get(job.spec.output.uri)!.add(job.project);
+  }
+  const resources: Promise<ObservedResource[]>[] = [];
+  for (const [name, projects] of providerProjects) {
+    const provider = await providerFor(name, env);
+    for (const project of projects) resources.push(provider.observe(project));
+  }
+  const records: Promise<TrialRecord[]>[] = [];
+  for (const [uri, projects] of storeProjects) {
+    const store = await storeFor(uri);
+    for (const project of projects) records.push(store.readRecords(project));
+  }
+  return { resources: (await Promise.all(resources)).flat(), records: (await Promise.all(records)).flat() };
+}

@@ -1,6 +1,6 @@
 // Positions in YAML sources: maps a path inside a parsed document to line:col of its node,
 // so every diagnostic points at the YAML node at fault.
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
 import type { PathSegment } from './schema-walk.js';
 
 export interface Position { line: number; col: number }

@@ -1,0 +1,109 @@
+// The command table: names, flags and help text. Kept free of heavy imports so `--help` and
+// `--version` are instant; each command's code is imported only when it runs.
+import type { ParseArgsConfig } from 'node:util';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface CommandContext {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+export interface CommandModule {
+  run(ctx: CommandContext): Promise<number>;
+}
+
+export interface CommandDef {
+  name: string;
+  summary: string;
+  usage: string;
+  options: Options;
+  help: string;
+  load(): Promise<CommandModule>;
+}
+
+const file = { type: 'string', short: 'f', multiple: true } as const;
+const output = { type: 'string', short: 'o' } as const;
+const noColor = { type: 'boolean' } as const;
+
+export const COMMANDS: CommandDef[] = [
+  {
+    name: 'validate',
+    summary: 'Check TrainJob specs and report every problem',
+    usage: 'trainctl validate -f <file|dir>... [--output text|json]',
+    options: { file, output },
+    help: `Loads every TrainJob in the given files and directories (multi-document YAML is fine),
+checks it against the schema and the rules the schema cannot express, and prints each
+problem as file:line:col: error: message.
+
+Options:
+  -f, --file <path>      spec file or directory (repeatable; default ./trainjob.yaml)
+  -o, --output <format>  text (default) or json
+
+Exit codes: 0 valid, 1 problems found.`,
+    load: () => import('./validate.js'),
+  },
+  {
+    name: 'plan',
+    summary: 'Show what apply would change',
+    usage: 'trainctl plan -f <file|dir>... [--output text|json] [--out plan.json] [--prune] [--detailed-exitcode]',
+    options: { file, output, out: { type: 'string' }, prune: { type: 'boolean' }, 'detailed-exitcode': { type: 'boolean' }, 'no-color': noColor },
+    help: `Compares the specs with the live world (resources tagged by trainctl, run records in the
+output store) and prints the actions apply would take. Nothing is changed.
+
+Options:
+  -f, --file <path>        spec file or directory (repeatable; default ./trainjob.yaml)
+  -o, --output <format>    text (default) or json (see README, "Plan JSON")
+      --out <path>         also save the plan as JSON, for \`trainctl apply <path>\`
+      --prune              plan deletes for managed resources whose trial is in no spec
+      --detailed-exitcode  exit 2 when there are changes (0 none, 1 error)
+      --no-color           no colours (also NO_COLOR=1; off when not a terminal)`,
+    load: () => import('./plan.js'),
+  },
+  {
+    name: 'schema',
+    summary: 'Print the TrainJob JSON schema',
+    usage: 'trainctl schema',
+    options: {},
+    help: 'Prints schema/trainjob.schema.json, for editors and other tools.',
+    load: () => import('./schema.js'),
+  },
+  {
+    name: 'init',
+    summary: 'Write a commented starter trainjob.yaml',
+    usage: 'trainctl init [-o trainjob.yaml] [--force]',
+    options: { output, force: { type: 'boolean' } },
+    help: `Writes a commented starter spec, and trainjob.schema.json beside it so editors with the
+YAML language server complete and check it.
+
+Options:
+  -o, --output <path>  where to write the spec (default trainjob.yaml)
+      --force          overwrite existing files`,
+    load: () => import('./init.js'),
+  },
+];
+
+export function globalHelp(version: string): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `trainctl ${version} — declarative ML training jobs: plan and apply TrainJob specs
+
+Usage: trainctl <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Options:
+  -h, --help     help for trainctl or a command
+  -v, --version  print the version
+
+Run \`trainctl <command> --help\` for a command's options.
+`;
+}
+
+export function commandHelp(c: CommandDef): string {
+  return `Usage: ${c.usage}\n\n${c.summary}.\n\n${c.help}\n`;
+}

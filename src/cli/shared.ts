@@ -1,0 +1,43 @@
+// What several commands share: finding the spec inputs, loading them with diagnostics printed,
+// the trainctl home directory, and the output format flag.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { formatDiagnostic, hasErrors } from '../core/diagnostics.js';
+import { ExitError } from '../core/errors.js';
+import { loadSpecs } from '../spec/load.js';
+import type { Job } from '../spec/types.js';
+import type { CommandContext } from './commands.js';
+
+export function trainctlHome(env: NodeJS.ProcessEnv): string {
+  return env.TRAINCTL_HOME || join(homedir(), '.trainctl');
+}
+
+export function specInputs(ctx: CommandContext): string[] {
+  const given = ctx.values.file as string[] | undefined;
+  if (given?.length) return given;
+  if (existsSync(join(ctx.cwd, 'trainjob.yaml'))) return ['trainjob.yaml'];
+  throw new ExitError('no spec given and no trainjob.yaml here', 1, 'pass -f <file or directory>, or run `trainctl init`');
+}
+
+export function outputFormat<T extends string>(ctx: CommandContext, allowed: readonly T[]): T {
+  const value = (ctx.values.output as string | undefined) ?? allowed[0]!;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ExitError(`unknown output format "${value}"`, 1, `use one of: ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+export interface Loaded { jobs: Job[]; ok: boolean; inputs: string[] }
+
+/** Loads specs; prints diagnostics (errors and warnings) on stderr unless `quiet`. */
+export function loadJobs(ctx: CommandContext, opts: { quiet?: boolean } = {}): Loaded & { diagnostics: ReturnType<typeof loadSpecs>['diagnostics'] } {
+  const inputs = specInputs(ctx);
+  const { jobs, diagnostics } = loadSpecs(inputs, {
+    cwd: ctx.cwd,
+    defaultOutputUri: pathToFileURL(join(trainctlHome(ctx.env), 'runs')).href,
+  });
+  if (!opts.quiet) for (const d of diagnostics) ctx.stderr.write(`${formatDiagnostic(d)}\n`);
+  return { jobs, ok: !hasErrors(diagnostics), inputs, diagnostics };
+}

@@ -1,0 +1,113 @@
+// The human view of a plan, in the spirit of Terraform's: one line per trial that changes, a
+// symbol per kind, the reason in words, and a summary line.
+import type { Action, ActionKind, ActionReason, Plan } from '../core/plan.js';
+import type { Palette } from './color.js';
+
+const SYMBOL: Record<ActionKind, string> = {
+  create: '+', resume: '~', retry: '+', replace: '-/+', stop: '-', delete: '-', wait: '.', noop: ' ',
+};
+
+const REASON: Record<ActionReason, string> = {
+  'new': 'new trial',
+  'running': 'running',
+  'finished': 'finished',
+  'spec-changed': 'spec changed',
+  'interrupted': 'interrupted',
+  'node-lost': 'node lost while running',
+  'interrupted-no-checkpoint': 'interrupted with no complete checkpoint; starts over',
+  'failed': 'failed',
+  'retries-exhausted': 'failed, no retries left',
+  'interruptions-exhausted': 'interrupted too often (retry.onSpotInterruption)',
+  'cost-limit': 'job reached limits.costUSD',
+  'max-duration': 'ran past limits.maxDuration',
+  'early-stopped': 'early-stopped by its runner',
+  'stop-on-failure': 'another trial failed (stopOnFailure)',
+  'halted-on-failure': 'sweep halted after a failure (stopOnFailure)',
+  'orphaned': 'in no spec (--prune)',
+  'max-parallel': 'waiting for a slot (maxParallel)',
+};
+
+export function reasonText(a: Action): string {
+  const base = REASON[a.reason];
+  const extra: string[] = [];
+  if (a.previousSpecHash) extra.push(`${a.previousSpecHash} → ${a.specHash}`);
+  if (a.resumeFromStep !== undefined) extra.push(`from checkpoint at step ${a.resumeFromStep}`);
+  if (a.attempt !== undefined && a.attempt > 1 && a.kind !== 'wait') extra.push(`attempt ${a.attempt}`);
+  return extra.length ? `${base}; ${extra.join(', ')}` : base;
+}
+
+export function formatParameters(p: Readonly<Record<string, string | number | boolean>>): string {
+  return Object.entries(p).map(([k, v]) => `${k}=${typeof v === 'string' && /[\s=]/.test(v) ? JSON.stringify(v) : String(v)}`).join(' ');
+}
+
+function colorFor(kind: ActionKind, c: Palette): (s: string) => string {
+  switch (kind) {
+    case 'create': case 'retry': return c.green;
+    case 'resume': case 'replace': return c.yellow;
+    case 'stop': case 'delete': return c.red;
+    default: return c.dim;
+  }
+}
+
+export function renderPlanText(plan: Plan, c: Palette): string {
+  const out: string[] = [];
+  const shown = plan.actions.filter((a) => a.kind !== 'noop' || (a.reason !== 'running' && a.reason !== 'finished'));
+  const byJob = new Map<string, Action[]>();
+  for (const a of shown) {
+    const k = `${a.project}/${a.job}`;
+    if (!byJob.has(k)) byJob.set(k, []);
+    byJob.get(k)!.push(a);
+  }
+  const idWidth = Math.max(0, ...shown.map((a) => a.trial.length));
+  const paramWidth = Math.min(48, Math.max(0, ...shown.map((a) => formatParameters(a.parameters).length)));
+  for (const job of plan.jobs) {
+    const key = `${job.project}/${job.job}`;
+    const actions = byJob.get(key) ?? [];
+    const unchanged = plan.actions.filter((a) => `${a.project}/${a.job}` === key && a.kind === 'noop' && (a.reason === 'running' || a.reason === 'finished'));
+    const counts = countReasons(unchanged);
+    const spend = job.costLimitUSD !== undefined ? `, spent $${job.spentUSD.toFixed(2)} of $${job.costLimitUSD.toFixed(2)}` : '';
+    out.push(c.bold(`job ${key}`) + c.dim(` (${job.trials} trial${job.trials === 1 ? '' : 's'}${counts ? `; ${counts}` : ''}${spend})`));
+    for (const a of actions) out.push(actionLine(a, idWidth, paramWidth, c));
+    out.push('');
+  }
+  const orphans = shown.filter((a) => a.kind === 'delete' && !plan.jobs.some((j) => j.project === a.project && j.job === a.job));
+  if (orphans.length) {
+    out.push(c.bold('not in any spec'));
+    for (const a of orphans) out.push(actionLine(a, idWidth, paramWidth, c));
+    out.push('');
+  }
+  for (const w of plan.warnings) out.push(c.yellow(`warning: ${w}`));
+  if (plan.warnings.length) out.push('');
+  out.push(summaryLine(plan, c));
+  return `${out.join('\n')}\n`;
+}
+
+function actionLine(a: Action, idWidth: number, paramWidth: number, c: Palette): string {
+  const color = colorFor(a.kind, c);
+  const params = formatParameters(a.parameters);
+  const resources = a.kind === 'delete' || a.kind === 'stop' ? c.dim(` [${(a.resources ?? []).join(', ')}]`) : '';
+  return `  ${color(SYMBOL[a.kind].padStart(3))} ${color(a.kind.padEnd(7))} ${a.trial.padEnd(idWidth)}  ${params.padEnd(paramWidth)}  ${c.dim(reasonText(a))}${resources}`;
+}
+
+function countReasons(actions: readonly Action[]): string {
+  const running = actions.filter((a) => a.reason === 'running').length;
+  const finished = actions.filter((a) => a.reason === 'finished').length;
+  return [running && `${running} running`, finished && `${finished} finished`].filter(Boolean).join(', ');
+}
+
+export function summaryLine(plan: Plan, c: Palette): string {
+  const s = plan.summary;
+  const changes = s.create + s.resume + s.retry + s.replace + s.stop + s.delete;
+  const unchanged = s.noop;
+  if (changes === 0) {
+    const waiting = s.wait ? ` ${s.wait} waiting.` : '';
+    return `${c.bold('No changes.')} ${unchanged} trial${unchanged === 1 ? '' : 's'} match${unchanged === 1 ? 'es' : ''} the specs.${waiting}`;
+  }
+  const parts = [`${s.create} to create`, `${s.resume} to resume`];
+  if (s.retry) parts.push(`${s.retry} to retry`);
+  if (s.replace) parts.push(`${s.replace} to replace`);
+  parts.push(`${s.stop} to stop`);
+  if (s.delete) parts.push(`${s.delete} to delete`);
+  const tail = [s.wait && `${s.wait} waiting`, unchanged && `${unchanged} unchanged`].filter(Boolean).join(', ');
+  return `${c.bold('Plan:')} ${parts.join(', ')}.${tail ? ` ${tail[0]!.toUpperCase()}${tail.slice(1)}.` : ''}`;
+}

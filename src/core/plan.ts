@@ -18,7 +18,7 @@ export const ACTION_REASONS = [
   'retries-exhausted',         // noop: failed, no retries left
   'interruptions-exhausted',   // noop: interrupted more often than retry.onSpotInterruption
   'cost-limit',                // stop/wait: the job's spend reached limits.costUSD
-  'max-duration',              // stop: the trial ran longer than limits.maxDuration
+  'max-duration',              // stop/noop: the trial ran for its whole limits.maxDuration
   'early-stopped',             // stop: the runner marked it early-stopped but it is still live
   'stop-on-failure',           // stop: another trial failed and stopOnFailure is set
   'halted-on-failure',         // noop: not launched because the sweep halted on a failure
@@ -108,6 +108,7 @@ export function hasChanges(plan: Plan): boolean {
 }
 
 const jobKey = (project: string, job: string) => `${project}/${job}`;
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();
@@ -123,22 +124,44 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
 const spentOn = (r: TrialRecord) => r.attempts.reduce((s, a) => s + a.costUSD, 0);
 const isTerminalAttempt = (a: AttemptRecord) => a.state !== 'starting' && a.state !== 'running';
 
-/** The failure/interruption history of a trial under its current specHash. */
-function history(rec: TrialRecord | undefined, specHash: string) {
+/**
+ * The failure/interruption history of a trial under one specHash. The next attempt number also
+ * counts live resources: a launch whose status.json is not written yet still owns its number,
+ * and attempt numbers feed idempotency tokens (a reused number would re-find the old machine).
+ */
+function history(rec: TrialRecord | undefined, specHash: string, live: readonly ObservedResource[]) {
   const attempts = rec?.attempts.filter((a) => a.specHash === specHash) ?? [];
   const last = rec?.attempts.at(-1);
   return {
     failures: attempts.filter((a) => a.state === 'failed').length,
     interruptions: attempts.filter((a) => a.state === 'interrupted' || !isTerminalAttempt(a)).length,
-    nextAttempt: (last?.n ?? 0) + 1,
+    nextAttempt: Math.max(last?.n ?? 0, ...live.map((r) => r.attempt)) + 1,
     last,
   };
 }
 
-function elapsedMs(rec: TrialRecord | undefined, live: readonly ObservedResource[], now: Date): number {
+/**
+ * result.json as it speaks for the trial now. Old records are kept across a replace and a retry,
+ * so a result written before the last attempt started, or under another specHash, is history.
+ */
+function currentResult(rec: TrialRecord): TrialRecord['result'] {
+  const last = rec.attempts.at(-1);
+  const r = rec.result;
+  if (!r || !last) return r;
+  if (r.specHash !== last.specHash || Date.parse(r.finishedAt) < Date.parse(last.startedAt)) return undefined;
+  return r;
+}
+
+/**
+ * Time the trial has run under one specHash, over all its attempts (limits.maxDuration): a
+ * changed spec is a new run with its own time, not the remainder of the old one's.
+ */
+function elapsedMs(rec: TrialRecord | undefined, specHash: string, live: readonly ObservedResource[], now: Date): number {
   let ms = 0;
+  const liveAttempts = new Set(live.map((r) => r.attempt));
   for (const a of rec?.attempts ?? []) {
-    if (isTerminalAttempt(a)) ms += Math.max(0, Date.parse(a.updatedAt) - Date.parse(a.startedAt));
+    // a live attempt's time is counted from its launch, below
+    if (a.specHash === specHash && isTerminalAttempt(a) && !liveAttempts.has(a.n)) ms += Math.max(0, Date.parse(a.updatedAt) - Date.parse(a.startedAt));
   }
   const launched = Math.min(...live.map((r) => Date.parse(r.launchedAt)));
   if (Number.isFinite(launched)) ms += Math.max(0, now.getTime() - launched);
@@ -155,10 +178,24 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
   const recordsByJob = groupBy(observed.records, (r) => jobKey(r.project, r.job));
   const jobs: JobSummary[] = [];
 
+  // Managed resources whose trial no spec wants, in the projects the specs cover; sorted, so the
+  // plan does not depend on the order a provider lists them in.
+  const projects = new Set(desired.jobs.map((j) => j.project));
+  const orphans = [...groupBy(observed.resources.filter((r) => projects.has(r.project) && !wanted.has(jobKey(r.project, r.trial))), (r) => jobKey(r.project, r.trial))]
+    .sort(([a], [b]) => compare(a, b))
+    .map(([, rs]) => [...rs].sort((a, b) => compare(a.id, b.id)));
+  // Without --prune an orphan keeps running on its job's machines, so it keeps its slot.
+  const orphanSlots = new Map<string, number>();
+  for (const rs of options.prune ? [] : orphans) {
+    const k = jobKey(rs[0]!.project, rs[0]!.job);
+    orphanSlots.set(k, (orphanSlots.get(k) ?? 0) + 1);
+  }
+
   for (const policy of desired.jobs) {
     const key = jobKey(policy.project, policy.job);
     const trials = [...(trialsByJob.get(key) ?? [])].sort((a, b) => a.index - b.index);
-    const spent = (recordsByJob.get(key) ?? []).reduce((s, r) => s + spentOn(r), 0);
+    // summed in trial order: floating-point sums depend on order, and the plan must not
+    const spent = [...(recordsByJob.get(key) ?? [])].sort((a, b) => compare(a.trial, b.trial)).reduce((s, r) => s + spentOn(r), 0);
     jobs.push({ project: policy.project, job: policy.job, trials: trials.length, spentUSD: spent, ...(policy.costLimitUSD !== undefined ? { costLimitUSD: policy.costLimitUSD } : {}) });
     const overBudget = policy.costLimitUSD !== undefined && spent >= policy.costLimitUSD;
     if (overBudget) {
@@ -172,7 +209,8 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
 
     // Second pass: job-wide limits, then slots. Trials that stay live hold a slot.
     let busy = decided.filter((a) => a.kind === 'noop' && a.reason === 'running').length
-      + decided.filter((a) => a.kind === 'replace' && a.resources?.length).length;
+      + decided.filter((a) => a.kind === 'replace' && a.resources?.length).length
+      + (orphanSlots.get(key) ?? 0);
     for (const a of decided) {
       const live = a.resources !== undefined && a.resources.length > 0;
       if (live && (a.kind === 'noop' || a.kind === 'replace') && (enforceBudget || halted)) {
@@ -190,13 +228,10 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
     }
   }
 
-  // Managed resources whose trial no spec wants, in the projects the specs cover.
-  const projects = new Set(desired.jobs.map((j) => j.project));
-  const orphans = groupBy(observed.resources.filter((r) => projects.has(r.project) && !wanted.has(jobKey(r.project, r.trial))), (r) => jobKey(r.project, r.trial));
-  for (const rs of orphans.values()) {
+  for (const rs of orphans) {
     const r = rs[0]!;
     if (options.prune) {
-      actions.push({ kind: 'delete', reason: 'orphaned', project: r.project, job: r.job, trial: r.trial, parameters: {}, specHash: r.specHash, resources: rs.map((x) => x.id).sort() });
+      actions.push({ kind: 'delete', reason: 'orphaned', project: r.project, job: r.job, trial: r.trial, parameters: {}, specHash: r.specHash, resources: rs.map((x) => x.id) });
     } else {
       warnings.push(`trial ${r.trial} (job ${r.job}) is running but in no spec; plan with --prune to delete it`);
     }
@@ -218,41 +253,64 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
 
 function decideTrial(t: DesiredTrial, policy: JobPolicy, live: readonly ObservedResource[], rec: TrialRecord | undefined, now: Date, warnings: string[]): Action {
   const base = { project: t.project, job: t.job, trial: t.id, parameters: t.parameters, specHash: t.specHash };
-  const h = history(rec, t.specHash);
+  const h = history(rec, t.specHash, live);
   const launch = (kind: ActionKind, reason: ActionReason, extra: Partial<Action> = {}): Action => ({ ...base, kind, reason, attempt: h.nextAttempt, ...extra });
+  const elapsed = () => elapsedMs(rec, t.specHash, live, now);
+  const overDuration = () => policy.maxDurationMs !== undefined && elapsed() >= policy.maxDurationMs;
 
   if (live.length > 0) {
-    const resources = live.map((r) => r.id).sort();
-    const stale = live.find((r) => r.specHash !== t.specHash);
-    if (rec?.result?.state === 'early-stopped' || rec?.attempts.at(-1)?.state === 'early-stopped') {
+    const sorted = [...live].sort((x, y) => compare(x.id, y.id));
+    const resources = sorted.map((r) => r.id);
+    // A changed spec wins over early stopping and maxDuration: both judge the old run, which
+    // replace stops anyway, and the new run starts with its own time. Only the job-wide limits
+    // (cost, stopOnFailure) turn a replace into a stop, in plan()'s second pass.
+    const stale = sorted.find((r) => r.specHash !== t.specHash);
+    if (stale) return launch('replace', 'spec-changed', { previousSpecHash: stale.specHash, resources });
+    // Only the live attempt's own status, or a result written for this spec since it launched:
+    // an early-stopped record from before a replace says nothing about the run now live.
+    const liveAttempt = Math.max(...live.map((r) => r.attempt));
+    const launchedAt = Math.min(...live.map((r) => Date.parse(r.launchedAt)));
+    const result = rec?.result;
+    const resultEarlyStopped = result?.state === 'early-stopped' && result.specHash === t.specHash && !(Date.parse(result.finishedAt) < launchedAt);
+    if (resultEarlyStopped || rec?.attempts.some((a) => a.n === liveAttempt && a.state === 'early-stopped')) {
       return { ...base, kind: 'stop', reason: 'early-stopped', resources };
     }
-    if (policy.maxDurationMs !== undefined && elapsedMs(rec, live, now) > policy.maxDurationMs) {
+    if (overDuration()) {
       if (policy.onExceed === 'stop') return { ...base, kind: 'stop', reason: 'max-duration', resources };
       warnings.push(`trial ${t.id} has run longer than its maxDuration (onExceed: warn)`);
     }
-    if (stale) return launch('replace', 'spec-changed', { previousSpecHash: stale.specHash, resources });
     return { ...base, kind: 'noop', reason: 'running', resources };
   }
 
   if (!rec || rec.attempts.length === 0) return launch('create', 'new');
-  if (rec.specHash !== t.specHash || (rec.result && rec.result.specHash !== t.specHash)) {
-    return launch('replace', 'spec-changed', { previousSpecHash: rec.result?.specHash ?? rec.specHash });
-  }
-  if (rec.result && rec.result.state !== 'failed') return { ...base, kind: 'noop', reason: 'finished' };
   const last = h.last!;
-  if (last.state === 'failed' || rec.result?.state === 'failed') {
-    return h.failures <= policy.retryOnFailure ? launch('retry', 'failed') : { ...base, kind: 'noop', reason: 'retries-exhausted' };
-  }
+  // What ran last decides whether the spec changed: spec.json is rewritten before a launch that
+  // may never have produced an attempt, and result.json outlives a replace.
+  if (last.specHash !== t.specHash) return launch('replace', 'spec-changed', { previousSpecHash: last.specHash });
+  const result = currentResult(rec);
+  if (result && result.state !== 'failed') return { ...base, kind: 'noop', reason: 'finished' };
   if (last.state === 'succeeded' || last.state === 'stopped' || last.state === 'early-stopped') {
     // the attempt ended for good but result.json was never written (runner killed while finishing)
     return { ...base, kind: 'noop', reason: 'finished' };
   }
+  // A stopped-for-time trial comes back interrupted (SIGTERM) or failed; launching it again
+  // would only be stopped again on the next pass.
+  const relaunch = (kind: ActionKind, reason: ActionReason, extra: Partial<Action> = {}): Action => {
+    if (!overDuration()) return launch(kind, reason, extra);
+    if (policy.onExceed === 'stop') return { ...base, kind: 'noop', reason: 'max-duration' };
+    warnings.push(`trial ${t.id} has run longer than its maxDuration (onExceed: warn)`);
+    return launch(kind, reason, extra);
+  };
+  if (last.state === 'failed' || result?.state === 'failed') {
+    // a failed result.json over a status.json that never said so is one more failure
+    const failures = h.failures + (last.state === 'failed' ? 0 : 1);
+    return failures <= policy.retryOnFailure ? relaunch('retry', 'failed') : { ...base, kind: 'noop', reason: 'retries-exhausted' };
+  }
   // interrupted, or an attempt that never ended and has nothing live: the node is gone
   const reason: ActionReason = last.state === 'interrupted' ? 'interrupted' : 'node-lost';
   if (h.interruptions > policy.retryOnInterruption) return { ...base, kind: 'noop', reason: 'interruptions-exhausted' };
-  if (rec.checkpoint && policy.resume === 'auto') return launch('resume', reason, { resumeFromStep: rec.checkpoint.step });
-  return launch('retry', reason === 'interrupted' ? 'interrupted-no-checkpoint' : 'node-lost');
+  if (rec.checkpoint && policy.resume === 'auto') return relaunch('resume', reason, { resumeFromStep: rec.checkpoint.step });
+  return relaunch('retry', reason === 'interrupted' ? 'interrupted-no-checkpoint' : 'node-lost');
 }
 
 /** A digest of the observed world that ignores order (and heartbeat churn: steps, times, cost). */

@@ -41,18 +41,20 @@ export function expandJobs(jobs: readonly Job[]): Trial[] {
 
 /**
  * Everything besides parameters that changes what a trial would run. Left out on purpose:
- * metadata, limits, retry, schedule, maxParallel, stopOnFailure (they steer, not define, a run),
- * the output store (it is where records live, not what runs) and the code directory's absolute
- * path (it differs between a laptop and CI).
+ * metadata, limits, retry, schedule, maxParallel, stopOnFailure and checkpoint.resume (they
+ * steer, not define, a run: the planner reads them, and changing one must not replace every
+ * live trial), the output store (it is where records live, not what runs) and the code
+ * directory's absolute path (it differs between a laptop and CI).
  */
 function commonSpecJson(job: Job): string {
   const { compute, code, data, checkpoint, distributed, metrics, hyperparameters } = job.spec;
+  const { resume: _resume, ...runnerCheckpoint } = checkpoint;
   return canonicalJson({
     v: 1,
     compute,
     code: { path: code.path, setup: code.setup, env: code.env },
     data,
-    checkpoint,
+    checkpoint: runnerCheckpoint,
     distributed,
     metrics: { patterns: metrics.patterns },
     passAs: hyperparameters.passAs,
@@ -99,16 +101,19 @@ function randomSets(space: Record<string, ParameterValue[] | Distribution | unde
       const r = next();
       if (Array.isArray(s)) p[name] = s[Math.min(s.length - 1, Math.floor(r * s.length))]!;
       else if (s.distribution === 'int_uniform') p[name] = s.min + Math.min(s.max - s.min, Math.floor(r * (s.max - s.min + 1)));
-      else if (s.distribution === 'log_uniform') p[name] = round(Math.exp(Math.log(s.min) + r * (Math.log(s.max) - Math.log(s.min))));
-      else p[name] = round(s.min + r * (s.max - s.min));
+      else if (s.distribution === 'log_uniform') p[name] = roundWithin(Math.exp(Math.log(s.min) + r * (Math.log(s.max) - Math.log(s.min))), s.min, s.max);
+      else p[name] = roundWithin(s.min + r * (s.max - s.min), s.min, s.max);
     }
     sets.push(p);
   }
   return sets;
 }
 
-/** Six significant digits: readable values that print the same everywhere. */
-const round = (x: number) => Number(x.toPrecision(6));
+/**
+ * Six significant digits: readable values that print the same everywhere. Rounding may step
+ * past a bound written with more digits (max 0.9999996 → 1), so the result is kept inside.
+ */
+const roundWithin = (x: number, min: number, max: number) => Math.min(max, Math.max(min, Number(x.toPrecision(6))));
 
 /** sfc32 seeded from a hash of the seed: the same seed draws the same values on every platform. */
 export function prng(seed: number): () => number {

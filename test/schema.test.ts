@@ -26,7 +26,9 @@ describe('schema', () => {
     const missing: string[] = [];
     const visit = (node: Node, path: string) => {
       for (const [k, v] of Object.entries(node.properties ?? {})) {
-        if (typeof v.description !== 'string' || v.description.length < 8) missing.push(`${path}.${k}`);
+        const target = typeof v.$ref === 'string' ? schema.definitions![v.$ref.replace('#/definitions/', '')]! : v;
+        const description = v.description ?? target.description;
+        if (typeof description !== 'string' || description.length < 8) missing.push(`${path}.${k}`);
         visit(v, `${path}.${k}`);
       }
       for (const [k, v] of Object.entries(node.definitions ?? {})) visit(v, `#${k}`);

@@ -1,9 +1,66 @@
 // The run-record store (DESIGN §4): where run records, logs, metrics and checkpoints live.
-// Same layout on file:// and s3://; this is the read side the planner needs.
-import type { TrialRecord } from '../core/observed.js';
+// Same layout on file:// and s3://. The planner needs only the read side; the runner writes.
+import type { AttemptRecord, FinalState, TrialRecord } from '../core/observed.js';
 
 export interface RunStoreReader {
   readonly uri: string;
   /** Every trial record of the project. A missing store or project is empty, not an error. */
   readRecords(project: string): Promise<TrialRecord[]>;
+}
+
+export interface TrialRef { project: string; job: string; trial: string }
+
+/** spec.json: the resolved trial as it was launched. */
+export interface TrialSpecRecord {
+  project: string;
+  job: string;
+  trial: string;
+  specHash: string;
+  parameters: Record<string, string | number | boolean>;
+  command: string;
+}
+
+/** checkpoints/<step>/MANIFEST.json, written after every file of the checkpoint. */
+export interface CheckpointManifest {
+  step: number;
+  createdAt: string;
+  attempt: number;
+  files: { path: string; size: number; sha256: string }[];
+}
+
+/** result.json: how the trial ended for good. */
+export interface TrialResult {
+  state: FinalState;
+  specHash: string;
+  finishedAt: string;
+  exitCode?: number;
+  attempt: number;
+  durationMs: number;
+  costUSD: number;
+  /** Last value of each metric. */
+  finalMetrics: Record<string, number>;
+  /** Best value of the objective metric, when the job names one. */
+  best?: { metric: string; value: number; step?: number };
+}
+
+/** The write side, used by the runner. Every write that replaces a file is atomic. */
+export interface RunStore extends RunStoreReader {
+  readTrial(ref: TrialRef): Promise<TrialRecord | undefined>;
+  /**
+   * Claims (attempt, rank) for one runner: exclusive create (O_EXCL on file://, a conditional put
+   * on s3://). False when another runner holds it, so a re-run launch never trains twice.
+   */
+  claimAttempt(ref: TrialRef, attempt: number, rank: number, holder: string): Promise<boolean>;
+  writeSpec(ref: TrialRef, spec: TrialSpecRecord): Promise<void>;
+  writeStatus(ref: TrialRef, status: AttemptRecord & Record<string, unknown>): Promise<void>;
+  appendMetrics(ref: TrialRef, jsonLines: string): Promise<void>;
+  appendLog(ref: TrialRef, attempt: number, rank: number, chunk: string | Uint8Array): Promise<void>;
+  /** Copies the files (paths relative to localDir), then MANIFEST.json, then moves LATEST. */
+  putCheckpoint(ref: TrialRef, step: number, attempt: number, localDir: string, files: readonly string[]): Promise<CheckpointManifest>;
+  /** Steps of complete checkpoints (with a MANIFEST), ascending. */
+  listCheckpoints(ref: TrialRef): Promise<number[]>;
+  deleteCheckpoint(ref: TrialRef, step: number): Promise<void>;
+  /** Restores a complete checkpoint into destDir, verifying every sha256; throws on a mismatch. */
+  fetchCheckpoint(ref: TrialRef, step: number, destDir: string): Promise<CheckpointManifest>;
+  writeResult(ref: TrialRef, result: TrialResult): Promise<void>;
 }

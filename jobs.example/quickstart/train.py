@@ -1,6 +1,6 @@
 """A dependency-free stand-in for a training loop: fits y = 3x + 1 by gradient descent,
-prints JSON metric lines, writes a checkpoint every 50 steps and resumes from one."""
-import argparse, json, os, random, time
+prints JSON metric lines, writes a checkpoint every 50 steps and on SIGTERM, and resumes."""
+import argparse, json, os, random, signal, time
 
 p = argparse.ArgumentParser()
 p.add_argument("--lr", type=float, default=0.05)
@@ -17,8 +17,21 @@ if args.resume:
         state = json.load(f)
     w, b, start = state["w"], state["b"], state["step"]
 
-rng = random.Random(1234)
+stop = False
+def on_term(*_):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_term)
+
+def save(step):
+    path = os.path.join(ckpt_dir, f"step-{step:06d}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump({"w": w, "b": b, "step": step}, f)
+    os.replace(path + ".tmp", path)
+
 for step in range(start + 1, args.steps + 1):
+    # data depends on the step only, so a resumed run sees what an uninterrupted one would
+    rng = random.Random(step)
     xs = [rng.uniform(-1, 1) for _ in range(args.batch_size)]
     grads_w = grads_b = loss = 0.0
     for x in xs:
@@ -30,9 +43,8 @@ for step in range(start + 1, args.steps + 1):
     b -= args.lr * grads_b
     if step % 10 == 0:
         print(json.dumps({"step": step, "loss": round(loss, 6)}), flush=True)
-    if step % 50 == 0:
-        path = os.path.join(ckpt_dir, f"step-{step:06d}.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump({"w": w, "b": b, "step": step}, f)
-        os.replace(path + ".tmp", path)
+    if step % 50 == 0 or stop:
+        save(step)
+    if stop:
+        break
     time.sleep(0.01)

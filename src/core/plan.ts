@@ -221,7 +221,12 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
       }
       if (!LAUNCHING_KINDS.has(a.kind) || live) { actions.push(a); continue; }
       if (enforceBudget) { actions.push({ ...a, kind: 'wait', reason: 'cost-limit' }); continue; }
-      if (halted) { actions.push({ ...a, kind: 'noop', reason: 'halted-on-failure' }); continue; }
+      if (halted) {
+        // no launch follows, so no attempt number or checkpoint to show (a wait keeps them: it launches later)
+        const { attempt: _attempt, resumeFromStep: _step, ...rest } = a;
+        actions.push({ ...rest, kind: 'noop', reason: 'halted-on-failure' });
+        continue;
+      }
       if (busy >= policy.maxParallel) { actions.push({ ...a, kind: 'wait', reason: 'max-parallel' }); continue; }
       busy++;
       actions.push(a);

@@ -18,6 +18,7 @@ export interface SchemaNode {
   definitions?: Record<string, SchemaNode>;
   required?: string[];
   pattern?: string;
+  propertyNames?: { pattern?: string };
   [k: string]: unknown;
 }
 
@@ -87,6 +88,12 @@ export class SchemaWalker {
 
   /** The schema at `path` within `value`, or undefined when the path leaves the schema. */
   at(path: readonly PathSegment[], value: unknown): SchemaNode | undefined {
+    const found = this.lookup(path, value);
+    return found ? this.select(found.schema, found.value) : undefined;
+  }
+
+  /** The schema at `path` as written (`$ref`s not followed, no branch chosen), with the value there. */
+  private lookup(path: readonly PathSegment[], value: unknown): { schema: SchemaNode; value: unknown } | undefined {
     let s: SchemaNode | undefined = this.root;
     let v = value;
     for (const key of path) {
@@ -94,7 +101,34 @@ export class SchemaWalker {
       s = this.child(s, v, key);
       v = v !== null && typeof v === 'object' ? (v as Record<PathSegment, unknown>)[key] : undefined;
     }
-    return s ? this.select(s, v) : undefined;
+    return s ? { schema: s, value: v } : undefined;
+  }
+
+  /**
+   * The named format (a titled definition such as Name or Duration) the value at `path` must
+   * have, with the definition's own description rather than the field's.
+   */
+  formatOf(path: readonly PathSegment[], value: unknown): SchemaNode | undefined {
+    let s = this.lookup(path, value)?.schema;
+    for (let depth = 0; s?.$ref !== undefined && depth < 16; depth++) s = this.root.definitions?.[s.$ref.replace(/^#\/definitions\//, '')];
+    return s?.title ? s : undefined;
+  }
+
+  /**
+   * For a key that the chosen variant of a discriminated union lacks (`instanceType` under
+   * `provider: local`): the discriminator, its current value, and the values whose variant has it.
+   */
+  variantsDefining(path: readonly PathSegment[], value: unknown, key: string): { tag: string; current: string; values: string[] } | undefined {
+    const found = this.lookup(path, value);
+    if (!found) return undefined;
+    const node = this.resolve(found.schema);
+    const tag = node.discriminator?.propertyName;
+    const current = (found.value as Record<string, unknown> | null)?.[tag ?? ''];
+    if (!node.oneOf || tag === undefined || typeof current !== 'string') return undefined;
+    const values = node.oneOf.map((b) => this.resolve(b))
+      .filter((b) => b.properties?.[key] !== undefined && b.properties[tag]?.const !== current)
+      .map((b) => String(b.properties![tag]!.const));
+    return values.length > 0 ? { tag, current, values } : undefined;
   }
 
   /** Property names allowed at a schema node (for did-you-mean hints). */

@@ -47,7 +47,9 @@ export class SourceDoc {
       keyNode = pair && isNode(pair.key) ? pair.key : undefined;
       const isLast = i === path.length - 1;
       if (isLast && opts.key && keyNode?.range) return this.pos(keyNode.range[0]);
-      if (isNode(next) && next.range) last = this.pos(next.range[0]);
+      // `key:` with nothing after it has an empty value node just past the colon; the key is
+      // what the user sees, so point there.
+      if (isNode(next) && next.range && !isImplicitNull(next)) last = this.pos(next.range[0]);
       else if (keyNode?.range) last = this.pos(keyNode.range[0]);
       node = next;
     }
@@ -64,6 +66,11 @@ export class SourceDoc {
 
 function isNode(v: unknown): v is Node {
   return v !== null && typeof v === 'object' && 'range' in (v as object);
+}
+
+/** A value left out entirely (`key:`), as opposed to a written `null` or `~`. */
+export function isImplicitNull(n: unknown): boolean {
+  return isScalar(n) && n.value === null && !!n.range && n.range[0] === n.range[1];
 }
 
 function keyText(k: unknown): string | undefined {

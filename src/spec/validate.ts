@@ -1,6 +1,7 @@
 // Validation of one TrainJob document: the schema (precompiled ajv) first, its errors turned into
 // diagnostics on the YAML node at fault; then the checks a schema cannot express (placeholders,
 // cron, URIs, paths, distributions). Returns diagnostics and, when there are no errors, the Job.
+import { pathToFileURL } from 'node:url';
 import { CronExpressionParser } from 'cron-parser';
 import schemaJson from '../../schema/trainjob.schema.json' with { type: 'json' };
 import { didYouMean, type Diagnostic, type Severity } from '../core/diagnostics.js';
@@ -33,6 +34,8 @@ export interface ValidateContext {
   /** Whether a path exists and what it is. */
   stat(path: string): 'dir' | 'file' | 'missing';
   resolvePath(dir: string, rel: string): string;
+  /** How a path is shown in messages (relative to the working directory where possible). */
+  showPath(abs: string): string;
 }
 
 export interface ValidateResult { diagnostics: Diagnostic[]; job?: Job }
@@ -44,7 +47,7 @@ export function validateDocument(value: unknown, ctx: ValidateContext): Validate
     return { diagnostics: report.diagnostics };
   }
   if (!checkSchema(value)) {
-    for (const e of collapseOneOf(checkSchema.errors ?? [], value)) schemaDiagnostic(e, value, report);
+    for (const e of dropGuessedRequired(collapseOneOf(checkSchema.errors ?? [], value), value)) schemaDiagnostic(e, value, report);
     return { diagnostics: report.diagnostics };
   }
   const raw = walker.withDefaults(value) as { metadata: { name: string; project: string; description?: string; labels: Record<string, string> }; spec: ResolvedSpec };
@@ -53,6 +56,9 @@ export function validateDocument(value: unknown, ctx: ValidateContext): Validate
   spec.code.absPath = ctx.resolvePath(ctx.dir, spec.code.path);
   checkSemantics(spec, ctx, report);
   if (report.errors > 0) return { diagnostics: report.diagnostics };
+  // `file://./dir` is relative to the spec file; from here on every file:// URI is absolute.
+  spec.output.uri = absoluteFileUri(spec.output.uri, ctx);
+  for (const d of spec.data) d.source = absoluteFileUri(d.source, ctx);
   const start = ctx.source.start();
   return {
     diagnostics: report.diagnostics,
@@ -107,11 +113,22 @@ export function displayPath(path: readonly PathSegment[]): string {
   return path.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
 }
 
+/** A value from the spec, quoted for a message and cut short so one huge value cannot flood it. */
+function quote(s: string): string {
+  return s.length > 80 ? `${JSON.stringify(`${s.slice(0, 60)}…`)} (${s.length} characters)` : JSON.stringify(s);
+}
+
+/** A path for a message, cut short past any length a real one has. */
+function clip(s: string): string {
+  return s.length > 200 ? `${s.slice(0, 180)}…` : s;
+}
+
 function describe(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf'}, which is not a finite number`;
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (typeof v === 'string') return `the string ${quote(v)}`;
   return `${jsonType(v) === 'integer' || jsonType(v) === 'number' ? 'the number' : `the ${typeof v}`} ${String(v)}`;
 }
 
@@ -145,6 +162,33 @@ function collapseOneOf(errors: readonly AjvError[], root: unknown): AjvError[] {
   return out;
 }
 
+/** The key an unknown key most likely meant, among those allowed where it stands. */
+function guessKey(e: AjvError, root: unknown): string | undefined {
+  const path = parsePointer(e.instancePath, root);
+  return didYouMean(String(e.params.additionalProperty), walker.keysOf(walker.at(path, root) ?? {}));
+}
+
+/**
+ * `apiversion:` for `apiVersion:` is one mistake, not two: when an unknown key's did-you-mean is
+ * a missing required key of the same mapping, the "missing required key" error only repeats it.
+ */
+function dropGuessedRequired(errors: AjvError[], root: unknown): AjvError[] {
+  const guessed = new Set(errors.filter((e) => e.keyword === 'additionalProperties').map((e) => `${e.instancePath}/${guessKey(e, root) ?? ''}`));
+  return errors.filter((e) => e.keyword !== 'required' || !guessed.has(`${e.instancePath}/${String(e.params.missingProperty)}`));
+}
+
+/** A hint for a value of the right content but the wrong YAML type: `"3"`, `yes`. */
+function typeHint(expected: readonly string[], value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const numeric = expected.includes('integer') || expected.includes('number');
+  if (numeric && value.trim() !== '' && Number.isFinite(Number(value))) return `write it as a plain number: ${value.trim()}`;
+  if (expected.includes('boolean')) {
+    if (value === 'true' || value === 'false') return `write it as a plain ${value}, without quotes`;
+    if (/^(yes|no|on|off|y|n)$/i.test(value)) return 'YAML 1.2 reads yes/no/on/off as strings; write true or false';
+  }
+  return undefined;
+}
+
 function schemaDiagnostic(e: AjvError, root: unknown, report: Reporter): void {
   const path = parsePointer(e.instancePath, root);
   const where = displayPath(path) || 'the document';
@@ -154,8 +198,13 @@ function schemaDiagnostic(e: AjvError, root: unknown, report: Reporter): void {
     case 'additionalProperties': {
       const key = String(p.additionalProperty);
       const allowed = walker.keysOf(walker.at(path, root) ?? {});
+      // A field of another provider (`instanceType` under `provider: local`) says which.
+      const elsewhere = walker.variantsDefining(path, root, key);
       const guess = didYouMean(key, allowed);
-      report.at([...path, key], `unknown key "${key}" in ${where}`, guess ? `did you mean "${guess}"?` : `allowed keys: ${allowed.join(', ')}`, { key: true });
+      const hint = elsewhere
+        ? `${key} applies to ${elsewhere.tag} ${elsewhere.values.join(' and ')}, not ${elsewhere.current}`
+        : guess ? `did you mean "${guess}"?` : `allowed keys: ${allowed.join(', ')}`;
+      report.at([...path, key], `unknown key ${quote(key)} in ${where}`, hint, { key: true });
       return;
     }
     case 'required': {
@@ -166,8 +215,8 @@ function schemaDiagnostic(e: AjvError, root: unknown, report: Reporter): void {
       return;
     }
     case 'type': {
-      const types = String(p.type).split(',').map((t) => TYPE_NAMES[t] ?? t);
-      report.at(path, `${where} must be ${orList(types)}, got ${describe(value)}`);
+      const expected = String(p.type).split(',');
+      report.at(path, `${where} must be ${orList(expected.map((t) => TYPE_NAMES[t] ?? t))}, got ${describe(value)}`, typeHint(expected, value));
       return;
     }
     case 'enum': {
@@ -180,14 +229,18 @@ function schemaDiagnostic(e: AjvError, root: unknown, report: Reporter): void {
       report.at(path, `${where} must be ${JSON.stringify(p.allowedValue)}, got ${describe(value)}`);
       return;
     case 'pattern': {
-      const node = walker.at(path, root);
-      const what = node?.title && node.title !== 'ParameterValue' ? node.title.toLowerCase() : 'value';
-      report.at(path, `${where}: ${JSON.stringify(value)} is not a valid ${what}`, node?.title ? node.description : `expected the form /${String(p.pattern)}/`);
+      // A named format (Name, Duration) is explained by its definition's description; the
+      // field's own description (what the field is for) would not say what went wrong.
+      const format = walker.formatOf(path, root);
+      const what = format?.title ? format.title.toLowerCase() : 'value';
+      report.at(path, `${where}: ${quote(String(value))} is not a valid ${what}`, format?.description ?? `expected the form /${String(p.pattern)}/`);
       return;
     }
     case 'propertyNames': {
       const key = String(p.propertyName);
-      report.at([...path, key], `${JSON.stringify(key)} is not a valid name in ${where}`, 'use letters, digits and underscores, not starting with a digit', { key: true });
+      const pattern = walker.at(path, root)?.propertyNames?.pattern;
+      const hint = pattern === IDENTIFIER ? 'use letters, digits and underscores, not starting with a digit' : `expected the form /${String(pattern)}/`;
+      report.at([...path, key], `${quote(key)} is not a valid name in ${where}`, hint, { key: true });
       return;
     }
     case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
@@ -199,9 +252,11 @@ function schemaDiagnostic(e: AjvError, root: unknown, report: Reporter): void {
     case 'maxItems': case 'maxLength':
       report.at(path, `${where} must have at most ${String(p.limit)} ${e.keyword === 'maxItems' ? 'items' : 'characters'}`);
       return;
-    case 'uniqueItems':
-      report.at(path, `${where} has duplicate items (positions ${String(p.j)} and ${String(p.i)})`);
+    case 'uniqueItems': {
+      const [first, second] = [Number(p.i), Number(p.j)].sort((a, b) => a - b) as [number, number];
+      report.at([...path, second], `${where} lists the same value twice (items ${first + 1} and ${second + 1})`);
       return;
+    }
     case 'oneOf':
       report.at(path, `${where} must be a non-empty list of values or a distribution, got ${describe(value)}`, 'e.g. `[0.1, 0.01]` or `{ distribution: log_uniform, min: 0.0001, max: 0.1 }`');
       return;
@@ -209,6 +264,8 @@ function schemaDiagnostic(e: AjvError, root: unknown, report: Reporter): void {
       report.at(path, `${where} ${e.message ?? 'is invalid'}`);
   }
 }
+
+const IDENTIFIER = '^[A-Za-z_][A-Za-z0-9_]*$';
 
 function orList(items: string[]): string {
   return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
@@ -282,35 +339,45 @@ function checkHyperparameters(spec: ResolvedSpec, ctx: ValidateContext, report: 
 function checkCommand(spec: ResolvedSpec, ctx: ValidateContext, report: Reporter): void {
   const names = parameterNames(spec);
   const cmdPath = ['spec', 'code', 'command'];
-  const src = ctx.source.sourceOf(cmdPath);
+  const reported = new Set<string>();
   for (const ph of placeholders(spec.code.command)) {
+    if (reported.has(ph.name)) continue;
+    reported.add(ph.name);
     if (names.has(ph.name)) {
       if (spec.hyperparameters.strategy === 'list') {
-        const i = (spec.hyperparameters.trials ?? []).findIndex((t) => !(ph.name in t));
+        const i = (spec.hyperparameters.trials ?? []).findIndex((t) => !Object.hasOwn(t, ph.name));
         if (i >= 0) report.at(['spec', 'hyperparameters', 'trials', i], `trial ${i + 1} has no value for {${ph.name}}, which code.command uses`);
       }
       continue;
     }
-    const offsetInSource = src?.text.indexOf(`{${ph.name}}`) ?? -1;
     const guess = didYouMean(ph.name, names);
     report.at(cmdPath, `placeholder {${ph.name}} in code.command names no hyperparameter`,
       guess ? `did you mean {${guess}}?` : names.size ? `parameters: ${[...names].join(', ')}` : 'define it under hyperparameters.parameters',
-      offsetInSource >= 0 && src ? { offset: src.offset + offsetInSource } : {});
+      placeholderAt(ctx.source, cmdPath, ph.name));
   }
-  for (const ph of placeholders(spec.checkpoint.resumeArg)) {
-    if (ph.name !== 'path') report.at(['spec', 'checkpoint', 'resumeArg'], `placeholder {${ph.name}} in checkpoint.resumeArg is unknown`, 'the only placeholder there is {path}');
+  const resumePath = ['spec', 'checkpoint', 'resumeArg'];
+  for (const name of new Set(placeholders(spec.checkpoint.resumeArg).map((ph) => ph.name))) {
+    if (name !== 'path') report.at(resumePath, `placeholder {${name}} in checkpoint.resumeArg is unknown`, 'the only placeholder there is {path}', placeholderAt(ctx.source, resumePath, name));
   }
 }
 
+/** Points a diagnostic at `{name}` inside the string at `path`, when the source shows it as written. */
+function placeholderAt(source: SourceDoc, path: readonly PathSegment[], name: string): { offset?: number } {
+  const src = source.sourceOf(path);
+  const i = src?.text.indexOf(`{${name}}`) ?? -1;
+  return src && i >= 0 ? { offset: src.offset + i } : {};
+}
+
 function checkRelative(path: readonly PathSegment[], value: string, what: string, report: Reporter): void {
-  if (value.startsWith('/') || /^[A-Za-z]:[\\/]/.test(value)) report.at(path, `${what} must be a relative path, got ${JSON.stringify(value)}`, 'it is read inside the code directory on each node');
-  else if (value.split(/[\\/]/).includes('..')) report.at(path, `${what} must stay inside the code directory, got ${JSON.stringify(value)}`, 'remove the `..` segments');
+  if (value.startsWith('/') || /^[A-Za-z]:[\\/]/.test(value)) report.at(path, `${what} must be a relative path, got ${quote(value)}`, 'it is read inside the code directory on each node');
+  else if (value.split(/[\\/]/).includes('..')) report.at(path, `${what} must stay inside the code directory, got ${quote(value)}`, 'remove the `..` segments');
 }
 
 function checkPaths(spec: ResolvedSpec, ctx: ValidateContext, report: Reporter): void {
   const kind = ctx.stat(spec.code.absPath);
-  if (kind === 'missing') report.at(['spec', 'code', 'path'], `code directory ${JSON.stringify(spec.code.path)} does not exist`, `looked for ${spec.code.absPath}`);
-  else if (kind === 'file') report.at(['spec', 'code', 'path'], `code.path ${JSON.stringify(spec.code.path)} is a file, not a directory`, 'point it at the directory that holds the code');
+  const relative = spec.code.path !== spec.code.absPath;
+  if (kind === 'missing') report.at(['spec', 'code', 'path'], `code directory ${quote(spec.code.path)} does not exist`, relative ? `it is read relative to the spec file: looked for ${clip(ctx.showPath(spec.code.absPath))}` : undefined);
+  else if (kind === 'file') report.at(['spec', 'code', 'path'], `code.path ${quote(spec.code.path)} is a file, not a directory`, 'point it at the directory that holds the code');
   checkRelative(['spec', 'checkpoint', 'dir'], spec.checkpoint.dir, 'checkpoint.dir', report);
   spec.data.forEach((d, i) => checkRelative(['spec', 'data', i, 'target'], d.target, `data[${i}].target`, report));
 }
@@ -320,16 +387,28 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** Problems with a storage URI, or undefined. */
 export function uriProblem(uri: string): { message: string; hint?: string } | undefined {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/.exec(uri);
-  if (!m) return { message: `${JSON.stringify(uri)} is not a URI`, hint: 'use s3://bucket/prefix/ or file:///path/' };
+  if (!m) return { message: `${quote(uri)} is not a URI`, hint: 'use s3://bucket/prefix/ or file:///path/' };
   const scheme = m[1]!.toLowerCase();
   const rest = m[2]!;
   if (scheme !== 's3' && scheme !== 'file') return { message: `unsupported URI scheme "${scheme}://"`, hint: 'use s3://bucket/prefix/ or file:///path/' };
-  if (rest.split('/').includes('..')) return { message: `${JSON.stringify(uri)} contains a ".." segment`, hint: 'write the path without `..`' };
+  if (rest.split('/').includes('..')) return { message: `${quote(uri)} contains a ".." segment`, hint: 'write the path without `..`' };
+  // file://host/... is a path on another machine, and file://dir/ a common slip for file://./dir/.
+  if (scheme === 'file' && !rest.startsWith('/') && !rest.startsWith('./')) {
+    return { message: `${quote(uri)} names no absolute or ./relative path`, hint: 'use file:///absolute/path/ or file://./dir/ (relative to the spec file)' };
+  }
   if (scheme === 's3') {
     const bucket = rest.split('/')[0] ?? '';
-    if (!BUCKET.test(bucket)) return { message: `invalid S3 bucket name ${JSON.stringify(bucket)}`, hint: 'bucket names have 3–63 lowercase letters, digits, dots and dashes' };
+    if (!BUCKET.test(bucket)) return { message: `invalid S3 bucket name ${quote(bucket)}`, hint: 'bucket names have 3–63 lowercase letters, digits, dots and dashes' };
   }
   return undefined;
+}
+
+/** `file://./dir` → `file:///abs/of/spec-dir/dir`; any other URI unchanged. */
+function absoluteFileUri(uri: string, ctx: ValidateContext): string {
+  if (!/^file:\/\/\.\//i.test(uri)) return uri;
+  const rel = uri.slice('file://'.length);
+  const href = pathToFileURL(ctx.resolvePath(ctx.dir, rel)).href;
+  return rel.endsWith('/') && !href.endsWith('/') ? `${href}/` : href;
 }
 
 function checkUris(spec: ResolvedSpec, report: Reporter): void {
@@ -345,11 +424,11 @@ function checkUris(spec: ResolvedSpec, report: Reporter): void {
   const problem = uriProblem(spec.output.uri);
   if (problem) report.at(['spec', 'output', 'uri'], `output.uri: ${problem.message}`, problem.hint);
   else if (remote && !spec.output.uri.startsWith('s3://')) {
-    report.at(['spec', 'output', 'uri'], `provider ${spec.compute.provider} needs an s3:// output store, got ${JSON.stringify(spec.output.uri)}`, 'cloud nodes cannot write to this machine\'s disk');
+    report.at(['spec', 'output', 'uri'], `provider ${spec.compute.provider} needs an s3:// output store, got ${quote(spec.output.uri)}`, 'cloud nodes cannot write to this machine\'s disk');
   }
   if (remote) {
     spec.data.forEach((d, i) => {
-      if (d.source.startsWith('file://')) report.at(['spec', 'data', i, 'source'], `provider ${spec.compute.provider} cannot stage data from ${JSON.stringify(d.source)}`, 'upload it with `trainctl s3 upload` and use its s3:// URI');
+      if (d.source.startsWith('file://')) report.at(['spec', 'data', i, 'source'], `provider ${spec.compute.provider} cannot stage data from ${quote(d.source)}`, 'upload it with `trainctl s3 upload` and use its s3:// URI');
     });
   }
 }
@@ -372,6 +451,11 @@ function checkMetrics(spec: ResolvedSpec, report: Reporter): void {
   }
 }
 
+const CRON_MACROS: Record<string, string> = {
+  '@yearly': '0 0 1 1 *', '@annually': '0 0 1 1 *', '@monthly': '0 0 1 * *', '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *', '@midnight': '0 0 * * *', '@hourly': '0 * * * *',
+};
+
 function checkSchedule(spec: ResolvedSpec, report: Reporter): void {
   const s = spec.schedule;
   if (!s) return;
@@ -380,16 +464,19 @@ function checkSchedule(spec: ResolvedSpec, report: Reporter): void {
     new Intl.DateTimeFormat('en-US', { timeZone: s.timezone });
   } catch {
     tzOk = false;
-    report.at(['spec', 'schedule', 'timezone'], `unknown time zone ${JSON.stringify(s.timezone)}`, 'use an IANA name such as UTC or Europe/Berlin');
+    report.at(['spec', 'schedule', 'timezone'], `unknown time zone ${quote(s.timezone)}`, 'use an IANA name such as UTC or Europe/Berlin');
   }
   const fields = s.cron.trim().split(/\s+/);
-  if (fields.length !== 5) {
+  const macro = CRON_MACROS[s.cron.trim().toLowerCase()];
+  if (macro) {
+    report.at(['spec', 'schedule', 'cron'], `cron shorthand ${quote(s.cron.trim())} is not supported`, `write the five fields: "${macro}"`);
+  } else if (fields.length !== 5) {
     report.at(['spec', 'schedule', 'cron'], `cron expression must have 5 fields (minute hour day month weekday), got ${fields.length}`, 'e.g. "0 2 * * *" for 02:00 every day');
   } else {
     try {
       CronExpressionParser.parse(s.cron, tzOk ? { tz: s.timezone } : {});
     } catch (err) {
-      report.at(['spec', 'schedule', 'cron'], `invalid cron expression ${JSON.stringify(s.cron)}: ${(err as Error).message}`, 'fields: minute hour day-of-month month day-of-week');
+      report.at(['spec', 'schedule', 'cron'], `invalid cron expression ${quote(s.cron)}: ${(err as Error).message}`, 'fields: minute hour day-of-month month day-of-week');
     }
   }
 }
@@ -403,7 +490,7 @@ function checkCompute(spec: ResolvedSpec, report: Reporter): void {
     report.at(['spec', 'compute', 'maxPricePerHour'], 'maxPricePerHour applies to spot only; market is on-demand', undefined, { key: true, severity: 'warning' });
   }
   if (c.provider === 'local' && Array.isArray(c.gpus) && c.gpus.length > 0 && spec.distributed.nprocPerNode > c.gpus.length) {
-    report.at(['spec', 'distributed', 'nprocPerNode'], `nprocPerNode ${spec.distributed.nprocPerNode} is more than the ${c.gpus.length} GPUs listed in compute.gpus`, undefined, { severity: 'warning' });
+    report.at(['spec', 'distributed', 'nprocPerNode'], `nprocPerNode ${spec.distributed.nprocPerNode} is more than the ${c.gpus.length} GPU${c.gpus.length === 1 ? '' : 's'} listed in compute.gpus`, undefined, { severity: 'warning' });
   }
 }
 

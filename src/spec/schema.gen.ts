@@ -225,7 +225,7 @@ export interface Code {
  */
 export interface DataSource {
   /**
-   * Where the data is: `s3://bucket/prefix/` or `file:///path/`.
+   * Where the data is: `s3://bucket/prefix/`, `file:///path/`, or `file://./dir` relative to the spec file.
    */
   source: string;
   /**

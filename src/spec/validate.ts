@@ -246,6 +246,9 @@ function schemaDiagnostic(e: AjvError, root: unknown, report: Reporter): void {
     case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
       report.at(path, `${where} must be ${String(p.comparison)} ${String(p.limit)}, got ${String(value)}`);
       return;
+    case 'minProperties':
+      report.at(path, `${where} must not be empty`);
+      return;
     case 'minItems': case 'minLength':
       report.at(path, Number(p.limit) === 1 ? `${where} must not be empty` : `${where} must have at least ${String(p.limit)} ${e.keyword === 'minItems' ? 'items' : 'characters'}`);
       return;

@@ -296,7 +296,7 @@ function duplicateJobs(jobs: readonly Job[]): Diagnostic[] {
     const first = seen.get(key);
     if (!first) { seen.set(key, job); continue; }
     out.push({
-      severity: 'error', file: job.source.file, line: job.source.line, col: 1,
+      severity: 'error', file: job.source.file, line: job.source.line, col: job.source.col,
       message: `duplicate job "${job.name}" in project "${job.project}"`,
       hint: `first defined at ${first.source.file}:${first.source.line}; job names are unique within a project`,
     });

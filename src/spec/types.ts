@@ -35,8 +35,8 @@ export interface Job {
   description?: string;
   labels: Record<string, string>;
   spec: ResolvedSpec;
-  /** Where it came from, for messages: `path:line`. */
-  source: { file: string; line: number };
+  /** Where it came from (its metadata.name), for messages. */
+  source: { file: string; line: number; col: number };
 }
 
 export type Parameters = Record<string, ParameterValue>;

@@ -59,7 +59,7 @@ export function validateDocument(value: unknown, ctx: ValidateContext): Validate
   // `file://./dir` is relative to the spec file; from here on every file:// URI is absolute.
   spec.output.uri = absoluteFileUri(spec.output.uri, ctx);
   for (const d of spec.data) d.source = absoluteFileUri(d.source, ctx);
-  const start = ctx.source.start();
+  const at = ctx.source.locate(['metadata', 'name']);
   return {
     diagnostics: report.diagnostics,
     job: {
@@ -68,7 +68,7 @@ export function validateDocument(value: unknown, ctx: ValidateContext): Validate
       ...(raw.metadata.description !== undefined ? { description: raw.metadata.description } : {}),
       labels: raw.metadata.labels,
       spec,
-      source: { file: ctx.source.file, line: start.line },
+      source: { file: ctx.source.file, line: at.line, col: at.col },
     },
   };
 }

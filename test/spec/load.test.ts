@@ -36,8 +36,8 @@ describe('inputs', () => {
     const { jobs, diagnostics } = loadSpecs(['test/fixtures/good/multi-document.yaml'], opts(root));
     expect(diagnostics).toEqual([]);
     expect(jobs.map((j) => [j.project, j.name, j.source])).toEqual([
-      ['multi', 'baseline', { file: 'test/fixtures/good/multi-document.yaml', line: 2 }],
-      ['multi', 'ddp-cpu', { file: 'test/fixtures/good/multi-document.yaml', line: 8 }],
+      ['multi', 'baseline', { file: 'test/fixtures/good/multi-document.yaml', line: 4, col: 19 }],
+      ['multi', 'ddp-cpu', { file: 'test/fixtures/good/multi-document.yaml', line: 10, col: 19 }],
     ]);
     expect(jobs[1]!.spec.distributed).toMatchObject({ nodes: 2, nprocPerNode: 2 });
   });
@@ -90,7 +90,7 @@ describe('inputs', () => {
     const dir = tree({ 'a.yaml': spec('train', '', 'p1'), 'b.yaml': spec('train', '', 'p1'), 'c.yaml': spec('train', '', 'p2') });
     const { jobs, diagnostics } = loadSpecs(['.'], opts(dir));
     expect(shown(diagnostics)).toEqual([
-      'b.yaml:1:1: error: duplicate job "train" in project "p1" — first defined at a.yaml:1; job names are unique within a project',
+      'b.yaml:3:19: error: duplicate job "train" in project "p1" — first defined at a.yaml:3; job names are unique within a project',
     ]);
     expect(jobs).toEqual([]);
   });

@@ -1,4 +1,4 @@
-"""A dependency-free stand-in for a training loop: fits y = 3x + 1 by gradient descent,
+"""A dependency-free stand-in for a training loop: fits y = 3x + 1 (plus noise) by gradient descent,
 prints JSON metric lines, writes a checkpoint every 50 steps and on SIGTERM, and resumes."""
 import argparse, json, os, random, signal, time
 
@@ -33,9 +33,10 @@ for step in range(start + 1, args.steps + 1):
     # data depends on the step only, so a resumed run sees what an uninterrupted one would
     rng = random.Random(step)
     xs = [rng.uniform(-1, 1) for _ in range(args.batch_size)]
+    noise = [rng.gauss(0, 0.1) for _ in xs]
     grads_w = grads_b = loss = 0.0
-    for x in xs:
-        err = (w * x + b) - (3 * x + 1)
+    for x, n in zip(xs, noise):
+        err = (w * x + b) - (3 * x + 1 + n)
         loss += err * err / len(xs)
         grads_w += 2 * err * x / len(xs)
         grads_b += 2 * err / len(xs)
@@ -47,4 +48,4 @@ for step in range(start + 1, args.steps + 1):
         save(step)
     if stop:
         break
-    time.sleep(0.01)
+    time.sleep(0.02)

@@ -31,6 +31,8 @@ export interface AttemptRecord {
   updatedAt: string;
   costUSD: number;
   exitCode?: number;
+  /** Latest value of each metric the runner has seen. */
+  metrics?: Record<string, number>;
 }
 
 export type FinalState = 'succeeded' | 'stopped' | 'early-stopped' | 'failed';
@@ -45,7 +47,7 @@ export interface TrialRecord {
   /** Ascending by n. */
   attempts: AttemptRecord[];
   /** result.json: present once the trial has ended for good. */
-  result?: { state: FinalState; specHash: string; finishedAt: string; exitCode?: number };
+  result?: { state: FinalState; specHash: string; finishedAt: string; exitCode?: number; finalMetrics?: Record<string, number>; best?: { metric: string; value: number; step?: number } };
   /** The newest checkpoint with a MANIFEST (LATEST pointer). */
   checkpoint?: { step: number };
 }

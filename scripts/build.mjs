@@ -1,5 +1,6 @@
-// Builds dist/: the CLI (ESM, code-split so each command loads only what it needs) and the
-// benchmarks. Dependencies are bundled so start-up reads few files.
+// Builds dist/: the CLI (ESM, code-split so each command loads only what it needs), the
+// benchmarks, and the runner (one self-contained file). Dependencies are bundled so start-up reads
+// few files.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,24 @@ await build({
   define: { __TRAINCTL_VERSION__: JSON.stringify(pkg.version) },
   banner: {
     // bundled CommonJS dependencies (ajv's runtime, yaml) call require()
+    js: "import { createRequire as __trainctlCreateRequire } from 'node:module'; const require = __trainctlCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
+
+// The runner runs on nodes that have node and nothing else: one file, no chunks, every import bundled.
+await build({
+  absWorkingDir: root,
+  entryPoints: { runner: 'src/runner/main.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: false,
+  format: 'esm',
+  platform: 'node',
+  target: 'node18',
+  sourcemap: 'linked',
+  define: { __TRAINCTL_VERSION__: JSON.stringify(pkg.version) },
+  banner: {
     js: "import { createRequire as __trainctlCreateRequire } from 'node:module'; const require = __trainctlCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',

@@ -25,10 +25,17 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   });
 }
 
+// Registered once per test file (this module is evaluated per file), so dirs made inside a test
+// are removed too: an afterAll registered from within a running test would never run.
+const madeDirs: string[] = [];
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A temp dir removed after the test file finishes. */
 export function tempDir(prefix = 'trainctl-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  madeDirs.push(dir);
   return dir;
 }
 

@@ -65,6 +65,58 @@ Options:
     load: () => import('./plan.js'),
   },
   {
+    name: 'apply',
+    summary: 'Carry out the plan: launch, resume and stop trials',
+    usage: 'trainctl apply (-f <file|dir>... | <plan.json>) [--yes] [--prune] [--wait [--interval 2s]]',
+    options: { file, yes: { type: 'boolean', short: 'y' }, prune: { type: 'boolean' }, wait: { type: 'boolean' }, interval: { type: 'string' }, 'no-color': noColor },
+    help: `Plans as \`trainctl plan\` does, prints the plan, asks for confirmation and carries it out:
+launches new, resumed and retried trials in parallel, and stops what the plan stops. Running it
+again changes nothing that is already done. Given a plan saved with \`trainctl plan --out\`, it
+applies exactly that plan, and refuses when the specs or the world changed since it was made.
+
+Options:
+  -f, --file <path>      spec file or directory (repeatable; default ./trainjob.yaml)
+  -y, --yes              do not ask for confirmation (required when stdin is not a terminal)
+      --prune            also delete managed resources whose trial is in no spec
+      --wait             keep reconciling until every trial has finished, with live progress
+      --interval <dur>   time between passes with --wait (default 2s)
+      --no-color         no colours (also NO_COLOR=1; off when not a terminal)
+
+Exit codes: 0 success, 1 error, or (with --wait) a trial failed for good.`,
+    load: () => import('./apply.js'),
+  },
+  {
+    name: 'status',
+    summary: 'Show where every trial stands',
+    usage: 'trainctl status -f <file|dir>... [--output text|json]',
+    options: { file, output, 'no-color': noColor },
+    help: `For every trial of the given specs: state, attempt, step, latest metric, elapsed time
+and spend, read from the live world and the output store, then a line per job with its counts,
+best objective value and spend. Nothing is changed.
+
+Options:
+  -f, --file <path>      spec file or directory (repeatable; default ./trainjob.yaml)
+  -o, --output <format>  text (default) or json
+      --no-color         no colours (also NO_COLOR=1; off when not a terminal)`,
+    load: () => import('./status.js'),
+  },
+  {
+    name: 'logs',
+    summary: "Print a trial's log",
+    usage: 'trainctl logs <trial> [--follow] [--attempt N] [--rank N] [--file <spec>]',
+    options: { follow: { type: 'boolean', short: 'f' }, attempt: { type: 'string' }, rank: { type: 'string' }, file: { type: 'string', multiple: true } },
+    help: `Prints the log of one trial from its output store: the latest attempt and node rank 0
+unless told otherwise.
+
+Options:
+  -f, --follow           keep printing what is appended until the attempt ends
+      --attempt <n>      which attempt (default the latest)
+      --rank <n>         which node rank (default 0)
+      --file <path>      a spec whose output store holds the trial (default: ./trainjob.yaml
+                         if present, and the local store under $TRAINCTL_HOME/runs)`,
+    load: () => import('./logs.js'),
+  },
+  {
     name: 'schema',
     summary: 'Print the TrainJob JSON schema',
     usage: 'trainctl schema',

@@ -3,7 +3,7 @@
 import { ExitError } from '../core/errors.js';
 import type { Observed, ObservedResource, ProviderName, TrialRecord } from '../core/observed.js';
 import type { Job } from '../spec/types.js';
-import type { ProviderObserver } from '../providers/provider.js';
+import type { Provider } from '../providers/provider.js';
 import type { RunStoreReader } from '../store/store.js';
 
 export interface Environment {
@@ -11,7 +11,7 @@ export interface Environment {
   home: string;
 }
 
-async function providerFor(name: ProviderName, env: Environment): Promise<ProviderObserver> {
+export async function providerFor(name: ProviderName, env: Environment): Promise<Provider> {
   if (name === 'local') {
     const { LocalProvider } = await import('../providers/local/index.js');
     return new LocalProvider(env.home);
@@ -42,10 +42,14 @@ export async function observeWorld(jobs: readonly Job[], env: Environment): Prom
     const provider = await providerFor(name, env);
     for (const project of projects) resources.push(provider.observe(project));
   }
+  // Resources before records: a runner that ends in between then looks live with a finished
+  // record (a noop), never gone with a running record, which would plan a resume of a trial that
+  // just succeeded.
+  const observedResources = (await Promise.all(resources)).flat();
   const records: Promise<TrialRecord[]>[] = [];
   for (const [uri, projects] of storeProjects) {
     const store = await storeFor(uri);
     for (const project of projects) records.push(store.readRecords(project));
   }
-  return { resources: (await Promise.all(resources)).flat(), records: (await Promise.all(records)).flat() };
+  return { resources: observedResources, records: (await Promise.all(records)).flat() };
 }

@@ -1,6 +1,7 @@
 // spec → expand → observe → plan: the flow of DESIGN §1 up to a Plan, shared by `plan` and
-// (later) `apply`, which re-runs it to refuse a saved plan whose world has moved.
+// `apply`, which re-runs it to refuse a saved plan whose world has moved.
 import { hashValue } from '../core/hash.js';
+import type { Observed } from '../core/observed.js';
 import { plan as makePlan, type Desired, type Plan, type PlanOptions } from '../core/plan.js';
 import { expandJob } from '../spec/expand.js';
 import { jobPolicy } from '../spec/policy.js';
@@ -12,6 +13,8 @@ export interface PlanResult {
   trials: Trial[];
   /** Hash of what the specs want (trials with their specHash, and the policies). */
   desiredDigest: string;
+  /** The world the plan was made from (apply reads providers and run records off it). */
+  observed: Observed;
 }
 
 export function desiredOf(jobs: readonly Job[]): { desired: Desired; trials: Trial[]; warnings: string[] } {
@@ -31,5 +34,5 @@ export async function planJobs(jobs: readonly Job[], env: Environment, options: 
   const plan = makePlan(desired, observed, options, now);
   plan.warnings.unshift(...warnings);
   const desiredDigest = hashValue({ jobs: desired.jobs, trials: trials.map((t) => [t.project, t.id, t.specHash]) }, 16);
-  return { plan, trials, desiredDigest };
+  return { plan, trials, desiredDigest, observed };
 }

@@ -2,6 +2,7 @@
 // them; everything about training happens in the runner. Cloud SDK imports live only in
 // providers/<name>/. Capability differences are separate interfaces, not `if provider == …`.
 import type { ObservedResource, ProviderName } from '../core/observed.js';
+import type { RunnerTask } from '../runner/task.js';
 import type { ResolvedCompute } from '../spec/types.js';
 
 /** Hourly price of one node, with where the figure came from. */
@@ -23,6 +24,9 @@ export interface ProviderObserver {
   price(compute: ResolvedCompute): Promise<PriceQuote | undefined>;
 }
 
+/** The part of a node's RunnerTask that is the same on every node and every provider. */
+export type NodeTask = Omit<RunnerTask, 'nodeRank' | 'workDir' | 'distributed' | 'gpus' | 'pricePerHour'>;
+
 export interface LaunchRequest {
   project: string;
   job: string;
@@ -31,11 +35,31 @@ export interface LaunchRequest {
   attempt: number;
   nodes: number;
   compute: ResolvedCompute;
+  /** Absolute path of the code directory each node gets a copy of. */
+  codeDir: string;
+  /** The provider resolves `auto` (it knows whether the nodes have GPUs) and picks a free port. */
+  distributed: { backend: 'auto' | 'nccl' | 'gloo'; masterPort?: number };
+  task: NodeTask;
 }
 
-/** The write side: idempotent per (trial, attempt, rank), so a re-run apply never launches twice. */
+/**
+ * What a launch came to. Running out of capacity is an expected outcome, not an error: the trial
+ * waits and a later pass launches it.
+ */
+export type LaunchOutcome =
+  | { kind: 'launched'; resources: ObservedResource[] }
+  /** `permanent`: waiting cannot help (the request exceeds what the provider could ever offer). */
+  | { kind: 'no-capacity'; message: string; permanent?: boolean };
+
+/**
+ * The write side: idempotent per (trial, attempt, rank), so a re-run apply never launches twice.
+ * `launch` starts every node rank of one attempt and returns the live resources (those it found
+ * already live included). `terminate` stops the given resources gracefully (SIGTERM or the cloud's
+ * equivalent, so the runner saves a final checkpoint), waits for them, and forgets them; ids it
+ * does not know are already gone.
+ */
 export interface ProviderLauncher {
-  launch(req: LaunchRequest): Promise<ObservedResource[]>;
+  launch(req: LaunchRequest): Promise<LaunchOutcome>;
   terminate(ids: readonly string[]): Promise<void>;
 }
 

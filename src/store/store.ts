@@ -1,6 +1,9 @@
 // The run-record store (DESIGN §4): where run records, logs, metrics and checkpoints live.
 // Same layout on file:// and s3://. The planner needs only the read side; the runner writes.
+import type { MetricPoint } from '../core/metrics.js';
 import type { AttemptRecord, FinalState, TrialRecord } from '../core/observed.js';
+
+export type { MetricPoint } from '../core/metrics.js';
 
 export interface RunStoreReader {
   readonly uri: string;
@@ -26,6 +29,14 @@ export interface CheckpointManifest {
   createdAt: string;
   attempt: number;
   files: { path: string; size: number; sha256: string }[];
+}
+
+/** A checkpoint that must not be restored: incomplete, tampered with, or with unsafe paths. */
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
 }
 
 /** result.json: how the trial ended for good. */
@@ -54,13 +65,15 @@ export interface RunStore extends RunStoreReader {
   writeSpec(ref: TrialRef, spec: TrialSpecRecord): Promise<void>;
   writeStatus(ref: TrialRef, status: AttemptRecord & Record<string, unknown>): Promise<void>;
   appendMetrics(ref: TrialRef, jsonLines: string): Promise<void>;
+  /** Every metric point of the trial, all attempts, in the order written; damaged lines are skipped. */
+  readMetrics(ref: TrialRef): Promise<MetricPoint[]>;
   appendLog(ref: TrialRef, attempt: number, rank: number, chunk: string | Uint8Array): Promise<void>;
   /** Copies the files (paths relative to localDir), then MANIFEST.json, then moves LATEST. */
   putCheckpoint(ref: TrialRef, step: number, attempt: number, localDir: string, files: readonly string[]): Promise<CheckpointManifest>;
   /** Steps of complete checkpoints (with a MANIFEST), ascending. */
   listCheckpoints(ref: TrialRef): Promise<number[]>;
   deleteCheckpoint(ref: TrialRef, step: number): Promise<void>;
-  /** Restores a complete checkpoint into destDir, verifying every sha256; throws on a mismatch. */
+  /** Restores a complete checkpoint into destDir, verifying every sha256; throws CheckpointError on a mismatch. */
   fetchCheckpoint(ref: TrialRef, step: number, destDir: string): Promise<CheckpointManifest>;
   writeResult(ref: TrialRef, result: TrialResult): Promise<void>;
 }

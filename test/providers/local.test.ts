@@ -33,6 +33,45 @@ describe('LocalProvider.observe', () => {
     expect(await new LocalProvider(home).observe('p')).toEqual([]);
   });
 
+  it('counts a claim without a pid as a pending node for a minute, then ignores it', async () => {
+    const home = tempDir();
+    const now = Date.now();
+    const dead = spawn('true');
+    await new Promise((r) => dead.once('exit', r));
+    const deadLauncher = { pid: dead.pid, pidStart: '' };
+    writeFiles(home, {
+      // its launcher died before spawning a runner: nothing will ever fill it in
+      'local/nodes/orphan-claim.json': record({ id: 'orphan-claim', pid: null, pidStart: '', claimedAt: new Date(now).toISOString(), claimedBy: deadLauncher }),
+      // … but once it had spawned one, the runner may still be starting
+      'local/nodes/spawned.json': record({ id: 'spawned', pid: null, pidStart: '', claimedAt: new Date(now).toISOString(), claimedBy: deadLauncher, spawnedAt: new Date(now).toISOString() }),
+      'local/nodes/fresh.json': record({ id: 'fresh', pid: null, pidStart: '', claimedAt: new Date(now - 5_000).toISOString() }),
+      'local/nodes/old.json': record({ id: 'old', pid: null, pidStart: '', claimedAt: new Date(now - 61_000).toISOString() }),
+      'local/nodes/unclaimed.json': record({ id: 'unclaimed', pid: null, pidStart: '' }),
+      'local/nodes/stopping.json': record({ id: 'stopping', stoppingSince: new Date(now).toISOString() }),
+    });
+    const found = await new LocalProvider(home).observe('p');
+    expect(found.map((r) => [r.id, r.state])).toEqual([['fresh', 'pending'], ['spawned', 'pending'], ['stopping', 'stopping']]);
+  });
+
+  it('finds a runner its dead launcher spawned but never recorded, by its task file', async () => {
+    const home = tempDir();
+    const dead = spawn('true');
+    await new Promise((r) => dead.once('exit', r));
+    const taskPath = `${home}/local/work/p/j-1/a1/r0/task.json`;
+    const runner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', taskPath], { stdio: 'ignore' });
+    await new Promise((r) => runner.once('spawn', r));
+    const claim = { pid: null, pidStart: '', claimedAt: new Date().toISOString(), claimedBy: { pid: dead.pid, pidStart: '' }, spawnedAt: new Date().toISOString() };
+    writeFiles(home, {
+      'local/nodes/starting.json': record({ ...claim, id: 'starting', taskPath }),
+      'local/nodes/never-started.json': record({ ...claim, id: 'never-started', taskPath: `${taskPath}.other` }),
+    });
+    try {
+      expect((await new LocalProvider(home).observe('p')).map((r) => [r.id, r.state])).toEqual([['starting', 'pending']]);
+    } finally {
+      runner.kill();
+    }
+  });
+
   it('an empty or missing home is an empty world', async () => {
     expect(await new LocalProvider(`${tempDir()}/missing`).observe('p')).toEqual([]);
   });

@@ -24,25 +24,38 @@ async function main(argv: string[]): Promise<number> {
     const guess = didYouMean(name, COMMANDS.map((c) => c.name));
     throw new ExitError(`unknown command "${name}"`, 1, guess ? `did you mean \`trainctl ${guess}\`?` : 'run `trainctl --help` for the list');
   }
-  if (rest.includes('-h') || rest.includes('--help')) {
+  const [ours, passed] = command.passThrough ? splitAtPositional(rest, command.options) : [rest, []];
+  if (ours.includes('-h') || ours.includes('--help')) {
     process.stdout.write(commandHelp(command));
     return 0;
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: ours, options: command.options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new ExitError(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`, 1, `see \`trainctl ${name} --help\``);
   }
   const mod = await command.load();
   return mod.run({
     values: parsed.values as Record<string, string | boolean | string[] | undefined>,
-    positionals: parsed.positionals,
+    positionals: [...parsed.positionals, ...passed],
     cwd: process.cwd(),
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
   });
+}
+
+/** Splits argv at the first positional: what follows belongs to it, flags included. */
+function splitAtPositional(args: string[], options: (typeof COMMANDS)[number]['options']): [string[], string[]] {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return [args.slice(0, i), args.slice(i + 1)];
+    if (!a.startsWith('-') || a === '-') return [args.slice(0, i + 1), args.slice(i + 1)];
+    const name = a.startsWith('--') ? a.slice(2).split('=')[0]! : Object.keys(options).find((k) => options[k]!.short === a.slice(1));
+    if (name && !a.includes('=') && options[name]?.type === 'string') i++;
+  }
+  return [args, []];
 }
 
 main(process.argv.slice(2)).then(

@@ -2,7 +2,6 @@
 // reconciling until every trial has settled, with live progress and a closing summary.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { Listr } from 'listr2';
 import { parseDuration } from '../core/duration.js';
 import { ExitError } from '../core/errors.js';
@@ -15,20 +14,24 @@ import { renderPlanText } from '../render/plan-text.js';
 import { progressKey, progressLine, trainingSummary } from '../render/progress.js';
 import type { Job } from '../spec/types.js';
 import type { CommandContext } from './commands.js';
-import { loadJobs, trainctlHome } from './shared.js';
+import { confirmOrRefuse, loadJobs, trainctlHome } from './shared.js';
 
 const DEFAULT_INTERVAL = '2s';
 
 export async function run(ctx: CommandContext): Promise<number> {
+  const source = await planSource(ctx);
+  if (!source) return 1;
+  return carryOut(ctx, source);
+}
+
+/** Shows the plan, confirms, and applies it once or (with --wait) until every trial settles. */
+export async function carryOut(ctx: CommandContext, source: PlanSource): Promise<number> {
   const wait = Boolean(ctx.values.wait);
   const intervalMs = parseInterval(ctx.values.interval as string | undefined, wait);
   const env = { home: trainctlHome(ctx.env) };
   const c = palette(!ctx.values['no-color'] && colorEnabled(ctx.stdout, ctx.env));
   const tty = Boolean(ctx.stdout.isTTY);
   const started = Date.now();
-
-  const source = await planSource(ctx);
-  if (!source) return 1;
   const { jobs, options } = source;
   let pr = source.fresh;
   const plan = source.saved ?? pr.plan;
@@ -38,8 +41,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (!pending && !wait) return 0;
 
   if (pending && !ctx.values.yes) {
-    if (!process.stdin.isTTY) throw new ExitError('refusing to apply without confirmation: stdin is not a terminal', 1, 'pass --yes to apply non-interactively (CI)');
-    if (!(await confirm(ctx, `\n${c.bold('Apply these changes?')} [y/N] `))) throw new ExitError('apply cancelled', 1);
+    await confirmOrRefuse(ctx, 'apply', `\n${c.bold('Apply these changes?')} [y/N] `);
     // the world may have moved while the question was open; the answer was about this plan
     pr = await replanChecked({ observedDigest: plan.observedDigest, desiredDigest: pr.desiredDigest }, jobs, env, options, new Date());
   }
@@ -87,7 +89,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   return result.progress.some((p) => p.failed) ? 1 : 0;
 }
 
-interface PlanSource {
+export interface PlanSource {
   jobs: Job[];
   options: PlanOptions;
   /** The plan as made now: for a saved plan, the check that nothing moved. */
@@ -144,15 +146,6 @@ function parseInterval(text: string | undefined, wait: boolean): number {
   const ms = parseDuration(text ?? DEFAULT_INTERVAL);
   if (ms === undefined || ms <= 0) throw new ExitError(`--interval "${text}" is not a duration`, 1, 'write it like 2s, 30s or 1m');
   return ms;
-}
-
-async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: ctx.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 function applySummary(outcomes: readonly ActionOutcome[], c: Palette): string {

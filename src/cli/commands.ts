@@ -23,6 +23,8 @@ export interface CommandDef {
   usage: string;
   options: Options;
   help: string;
+  /** Everything after the first positional goes to it untouched (`run <script> --its-flags`). */
+  passThrough?: boolean;
   load(): Promise<CommandModule>;
 }
 
@@ -115,6 +117,50 @@ Options:
       --file <path>      a spec whose output store holds the trial (default: ./trainjob.yaml
                          if present, and the local store under $TRAINCTL_HOME/runs)`,
     load: () => import('./logs.js'),
+  },
+  {
+    name: 'destroy',
+    summary: 'Stop live trials gracefully, keeping checkpoints',
+    usage: 'trainctl destroy -f <file|dir>... [<trial>...] [--dry-run] [--yes]',
+    options: { file, yes: { type: 'boolean', short: 'y' }, 'dry-run': { type: 'boolean' }, 'no-color': noColor },
+    help: `Stops every live trial of the given specs, or only the named trials: each runner passes
+SIGTERM to training, waits for its final checkpoint and uploads it. The trials are recorded as
+stopped, so a later apply leaves them be; their checkpoints and records stay in the store.
+
+Options:
+  -f, --file <path>  spec file or directory (repeatable; default ./trainjob.yaml)
+      --dry-run      show what would be stopped, stop nothing
+  -y, --yes          do not ask for confirmation (required when stdin is not a terminal)
+      --no-color     no colours (also NO_COLOR=1; off when not a terminal)`,
+    load: () => import('./destroy.js'),
+  },
+  {
+    name: 'run',
+    summary: 'Run a script once as a job, from flags',
+    usage: 'trainctl run <script> [script args...] [--gpus N] [--nodes N --nproc-per-node N] [--name NAME] [--detach]',
+    options: {
+      gpus: { type: 'string' }, nodes: { type: 'string' }, 'nproc-per-node': { type: 'string' }, name: { type: 'string' }, project: { type: 'string' },
+      setup: { type: 'string' }, 'checkpoint-dir': { type: 'string' }, 'keep-last': { type: 'string' }, 'output-uri': { type: 'string' },
+      detach: { type: 'boolean' }, 'no-color': noColor,
+    },
+    passThrough: true,
+    help: `Builds a one-off TrainJob from flags and applies it with --wait: the script runs on this
+machine through the runner, with logs, metrics and checkpoints in the output store, and resumes
+from its last checkpoint if interrupted (re-run with the same --name). Everything after the
+script is passed to it. \`.py\` runs with python3, \`.sh\` with bash, anything else as is.
+
+Options:
+      --gpus <n>             GPUs (0 for CPU)
+      --nodes <n>            DDP nodes on this host (torchrun; default 1)
+      --nproc-per-node <n>   DDP processes per node (default 1)
+      --name <name>          job name (default <script>-<time>, a new job each run)
+      --project <name>       project (default "default")
+      --setup <command>      run once before the script
+      --checkpoint-dir <d>   where the script writes checkpoints (default checkpoints/)
+      --keep-last <n>        checkpoints kept in the store (default 3)
+      --output-uri <uri>     output store (default $TRAINCTL_HOME/runs)
+      --detach               start it and return; follow with \`trainctl status\` / \`logs\``,
+    load: () => import('./run.js'),
   },
   {
     name: 'schema',

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { pathToFileURL } from 'node:url';
 import { formatDiagnostic, hasErrors } from '../core/diagnostics.js';
 import { ExitError } from '../core/errors.js';
@@ -40,4 +41,21 @@ export function loadJobs(ctx: CommandContext, opts: { quiet?: boolean } = {}): L
   });
   if (!opts.quiet) for (const d of diagnostics) ctx.stderr.write(`${formatDiagnostic(d)}\n`);
   return { jobs, ok: !hasErrors(diagnostics), inputs, diagnostics };
+}
+
+/**
+ * Asks before a change unless --yes; refuses when nobody can answer (stdin not a terminal, as in
+ * CI). Throws ExitError on refusal or a "no".
+ */
+export async function confirmOrRefuse(ctx: CommandContext, verb: string, question: string): Promise<void> {
+  if (ctx.values.yes) return;
+  if (!process.stdin.isTTY) throw new ExitError(`refusing to ${verb} without confirmation: stdin is not a terminal`, 1, `pass --yes to ${verb} non-interactively (CI)`);
+  const rl = createInterface({ input: process.stdin, output: ctx.stdout });
+  let answer: string;
+  try {
+    answer = await rl.question(question);
+  } finally {
+    rl.close();
+  }
+  if (!/^y(es)?$/i.test(answer.trim())) throw new ExitError(`${verb} cancelled`, 1);
 }

@@ -24,6 +24,7 @@ export const ACTION_REASONS = [
   'halted-on-failure',         // noop: not launched because the sweep halted on a failure
   'orphaned',                  // delete: managed resource whose trial is in no spec (--prune)
   'max-parallel',              // wait: over maxParallel, launched by a later pass
+  'destroyed',                 // stop: asked for by `trainctl destroy` (never planned)
 ] as const;
 export type ActionReason = (typeof ACTION_REASONS)[number];
 

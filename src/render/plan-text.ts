@@ -25,6 +25,7 @@ const REASON: Record<ActionReason, string> = {
   'halted-on-failure': 'sweep halted after a failure (stopOnFailure)',
   'orphaned': 'in no spec (--prune)',
   'max-parallel': 'waiting for a slot (maxParallel)',
+  'destroyed': 'trainctl destroy; checkpoints kept',
 };
 
 export function reasonText(a: Action): string {

@@ -4,9 +4,9 @@
 // the process whose start time the record holds.
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, openSync, closeSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readlink, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { basename, dirname, join, normalize, relative, sep } from 'node:path';
+import { basename, dirname, join, normalize, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitError } from '../../core/errors.js';
 import type { ObservedResource } from '../../core/observed.js';
@@ -137,16 +137,31 @@ async function stageCode(home: string, req: LaunchRequest, rank: number): Promis
   mkdirSync(parent, { recursive: true });
   const staging = await mkdtemp(join(parent, `.staging-r${rank}-`));
   const checkpointDir = normalize(req.task.checkpoint.dir).replace(/[\\/]+$/, '');
-  await cp(req.codeDir, join(staging, 'code'), {
-    recursive: true,
-    filter: (src) => {
-      const rel = relative(req.codeDir, src);
-      if (rel === '') return true;
-      // the checkpoint dir is the runner's to fill (from the store on resume), never the laptop's
-      return !SKIPPED_NAMES.has(basename(src)) && rel !== checkpointDir && !rel.startsWith(`${checkpointDir}${sep}`);
-    },
+  await copyTree(req.codeDir, join(staging, 'code'), (src) => {
+    const rel = relative(req.codeDir, src);
+    // trainctl's own home inside the code dir (a run from ~ with ~/.trainctl) holds this very
+    // copy and every other run: never part of the code
+    if (src === resolve(home)) return false;
+    // the checkpoint dir is the runner's to fill (from the store on resume), never the laptop's
+    return !SKIPPED_NAMES.has(basename(src)) && rel !== checkpointDir && !rel.startsWith(`${checkpointDir}${sep}`);
   });
   return staging;
+}
+
+/**
+ * Copies a directory tree, keeping modes and symlinks. Not fs.cp: it refuses a destination inside
+ * the source even when the filter leaves that part out, which is the case for a home in the code.
+ */
+async function copyTree(src: string, dest: string, keep: (path: string) => boolean): Promise<void> {
+  await mkdir(dest, { recursive: true });
+  await Promise.all((await readdir(src, { withFileTypes: true })).map(async (e) => {
+    const from = join(src, e.name);
+    const to = join(dest, e.name);
+    if (!keep(from)) return;
+    if (e.isDirectory()) await copyTree(from, to, keep);
+    else if (e.isSymbolicLink()) await symlink(await readlink(from), to);
+    else if (e.isFile()) await copyFile(from, to);
+  }));
 }
 
 /** GPUs held by live (or starting) local nodes. */

@@ -5,6 +5,7 @@ import { trialStatuses, type JobStatus, type TrialState } from '../core/status.j
 import { planJobs } from '../engine/planning.js';
 import { colorEnabled, palette, type Palette } from '../render/color.js';
 import { formatParameters } from '../render/plan-text.js';
+import { formatMetric } from '../render/progress.js';
 import { renderTable } from '../render/table.js';
 import type { CommandContext } from './commands.js';
 import { loadJobs, outputFormat, trainctlHome } from './shared.js';
@@ -41,12 +42,9 @@ export function stateColor(state: TrialState, c: Palette): (s: string) => string
 /** `loss 0.0123`: the job's objective metric when it has one, else the first metric seen. */
 export function metricCell(metrics: Record<string, number>, objective?: string): string {
   const name = objective && metrics[objective] !== undefined ? objective : Object.keys(metrics).find((k) => k !== 'step' && k !== 'epoch');
-  return name === undefined ? '' : `${name} ${formatNumber(metrics[name]!)}`;
+  return name === undefined ? '' : `${name} ${formatMetric(metrics[name]!)}`;
 }
 
-export function formatNumber(v: number): string {
-  return Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6 ? String(Number(v.toPrecision(4))) : v.toExponential(3);
-}
 
 export function renderStatus(statuses: readonly JobStatus[], objectives: ReadonlyMap<string, { metric: string }>, c: Palette): string {
   const rows = statuses.flatMap((j) => j.trials.map((t) => ({ ...t, objective: objectives.get(`${j.project}/${j.job}`)?.metric })));
@@ -63,7 +61,7 @@ export function renderStatus(statuses: readonly JobStatus[], objectives: Readonl
   ], { header: c.bold });
   const summaries = statuses.map((j) => {
     const counts = STATE_ORDER.filter((s) => j.counts[s]).map((s) => `${j.counts[s]} ${s}`).join(', ');
-    const best = j.best ? `; best ${j.best.metric} ${formatNumber(j.best.value)} (${j.best.trial})` : '';
+    const best = j.best ? `; best ${j.best.metric} ${formatMetric(j.best.value)} (${j.best.trial})` : '';
     return `${c.bold(`${j.project}/${j.job}`)}: ${j.trials.length} trial${j.trials.length === 1 ? '' : 's'} — ${counts}${best}; spent $${j.costUSD.toFixed(2)}`;
   });
   return `${table}\n${summaries.join('\n')}\n`;

@@ -60,7 +60,6 @@ mkdirSync(codeDir, { recursive: true });
 writeFileSync(join(codeDir, 'first.py'), 'import time\nprint(f"first {time.time():.6f}", flush=True)\n');
 writeFileSync(join(codeDir, 'chatty.py'), `import json, sys, time
 rate, seconds = int(sys.argv[1]), float(sys.argv[2])
-print(f"first {time.time():.6f}", flush=True)
 start = time.monotonic()
 n = 0
 while True:
@@ -70,8 +69,8 @@ while True:
     due = int(elapsed * rate) + 1
     while n < due:
         n += 1
-        # one write per line, as print() with flush or a logging handler does
-        print(json.dumps({"step": n, "loss": 1.0 / n}), flush=True)
+        # a plain print: with PYTHONUNBUFFERED=1 (the runner sets it) that is two writes, line and newline
+        print(json.dumps({"step": n, "loss": 1.0 / n}))
     time.sleep(0.001)
 `);
 
@@ -222,11 +221,25 @@ function childrenOf(pid: number): number[] {
 }
 
 const RATE = 1000;
-const SECONDS = 10;
+/** The first seconds hold start-up and JIT warm-up; the steady window after them is what a long run costs. */
+const WARMUP_S = 2.5;
+const STEADY_S = 9;
+const RUN_S = WARMUP_S + STEADY_S + 1.5;
+
+/** CPU of a process at three moments: when found, after the warm-up, after the steady window. */
+async function sampleWindows(pids: () => number[]): Promise<{ warmup: number[]; steady: number[] }> {
+  const s0 = pids().map(cpuOf);
+  await sleep(WARMUP_S * 1000);
+  const s1 = pids().map(cpuOf);
+  await sleep(STEADY_S * 1000);
+  const s2 = pids().map(cpuOf);
+  return { warmup: s0.map((a, i) => pctOf(a, s1[i]!)), steady: s1.map((a, i) => pctOf(a, s2[i]!)) };
+}
+
 {
   const job = 'chatty';
   const home = newHome(job);
-  const spec = writeSpec(job, `${PY} chatty.py ${RATE} ${SECONDS + 2}`, 1);
+  const spec = writeSpec(job, `${PY} chatty.py ${RATE} ${RUN_S}`, 1);
   await apply(home, spec);
   // the runner's pid from its node record; the training script is the child of its /bin/sh
   let runnerPid: number | undefined;
@@ -242,20 +255,27 @@ const SECONDS = 10;
     }
     await sleep(20);
   }
-  await sleep(1000); // past start-up: the window holds steady output only
-  const r0 = cpuOf(runnerPid!);
-  const s0 = cpuOf(scriptPid);
-  await sleep(SECONDS * 1000 - 1500);
-  const r1 = cpuOf(runnerPid!);
-  const s1 = cpuOf(scriptPid);
+  const { warmup, steady } = await sampleWindows(() => [runnerPid!, scriptPid!]);
   await waitForTrials(home, job, 1);
   const trial = listNodeRecords(home)[0]!.rec.trial;
   const points = readFileSync(join(trialDir(home, job, trial), 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).length;
-  const runnerPct = pctOf(r0, r1);
-  const scriptPct = pctOf(s0, s1);
-  console.log(`  runner CPU while the trial prints ${RATE} JSON metric lines/s (one write each), ${((r1.at - r0.at) / 1000).toFixed(1)} s window`);
-  console.log(`    training script (peer)   ${scriptPct.toFixed(2).padStart(6)} % of a core`);
-  console.log(`    runner                   ${runnerPct.toFixed(2).padStart(6)} % of a core   ${(runnerPct / scriptPct).toFixed(2)}× the script   goal < 2%: ${runnerPct < 2 ? 'met' : 'MISSED'}`);
+
+  // the floor: a bare node process reading the same output with an empty handler, environment as the runner gives it
+  const reader = `const c = require('child_process').spawn(${JSON.stringify(PY)}, ['chatty.py', '${RATE}', '${RUN_S}'], { stdio: ['ignore', 'pipe', 'pipe'] });
+c.stdout.on('data', () => {}); c.stderr.on('data', () => {});`;
+  const bare = spawn(process.execPath, ['-e', reader], { cwd: codeDir, env: { ...process.env, PYTHONUNBUFFERED: '1' }, stdio: 'ignore' });
+  const bareDone = new Promise((resolve) => bare.on('close', resolve));
+  while (childrenOf(bare.pid!).length === 0) await sleep(20);
+  const floor = await sampleWindows(() => [bare.pid!]);
+  await bareDone;
+
+  const [runnerPct, scriptPct] = steady as [number, number];
+  const floorPct = floor.steady[0]!;
+  const pct = (x: number) => `${x.toFixed(2).padStart(5)} %`;
+  console.log(`  runner CPU while the trial prints ${RATE} JSON metric lines/s; % of one core, steady = ${WARMUP_S}–${WARMUP_S + STEADY_S} s, warm-up = 0–${WARMUP_S} s`);
+  console.log(`    training script (peer)                    steady ${pct(scriptPct)}   warm-up ${pct(warmup[1]!)}`);
+  console.log(`    node reading the same output, no-op      steady ${pct(floorPct)}   warm-up ${pct(floor.warmup[0]!)}   (floor: pipe reads alone)`);
+  console.log(`    runner                                    steady ${pct(runnerPct)}   warm-up ${pct(warmup[0]!)}   ${(runnerPct / scriptPct).toFixed(2)}× the script, +${(runnerPct - floorPct).toFixed(2)} over the floor   goal < 2%: ${runnerPct < 2 ? 'met' : 'MISSED'}`);
   console.log(`    metric points recorded   ${points} (attempt ${attemptState(home, job, trial)})`);
 }
 
@@ -280,26 +300,38 @@ const store = new FileStore(pathToFileURL(join(root, 'store')).href);
 const ref = { project: 'bench', job: 'ckpt', trial: 'ckpt-00000000' };
 const cpDest = join(root, 'cp-dest');
 const ROUNDS = 3;
-console.log(`  checkpoint upload to a file:// store (sha256 while copying, fsync, MANIFEST, LATEST) vs cp -r; median of ${ROUNDS}, alternating`);
+/** Untimed: lets the writeback of the previous run finish, so it does not slow the next one. */
+const settle = () => execFileSync('sync');
+console.log(`  checkpoint upload to a file:// store (sha256 while copying, fsync per file, MANIFEST, LATEST); median of ${ROUNDS}, alternating`);
 let step = 0;
 for (const s of sets) {
   const bytes = s.files.length * s.size;
   const put: number[] = [];
   const cp: number[] = [];
+  const cpSync: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     let t = performance.now();
     await store.putCheckpoint(ref, ++step, 1, s.dir, s.files);
     put.push(performance.now() - t);
     rmSync(join(root, 'store'), { recursive: true, force: true });
+    settle();
     t = performance.now();
     execFileSync('cp', ['-r', s.dir, cpDest]);
     cp.push(performance.now() - t);
+    settle();
     rmSync(cpDest, { recursive: true, force: true });
+    settle();
+    t = performance.now();
+    execFileSync('cp', ['-r', s.dir, cpDest]);
+    execFileSync('sync');
+    cpSync.push(performance.now() - t);
+    rmSync(cpDest, { recursive: true, force: true });
+    settle();
   }
-  const mbs = (t: number) => bytes / 1e6 / (t / 1000);
-  const p = median(put);
-  const c = median(cp);
-  console.log(`    ${s.name}   putCheckpoint ${ms(p)} ${mbs(p).toFixed(0).padStart(5)} MB/s   cp -r ${ms(c)} ${mbs(c).toFixed(0).padStart(5)} MB/s   ratio ${(c / p).toFixed(2)}× cp's speed`);
+  const rate = (t: number) => `${ms(t)} ${(bytes / 1e6 / (t / 1000)).toFixed(0).padStart(5)} MB/s`;
+  const [p, c, cs] = [median(put), median(cp), median(cpSync)];
+  console.log(`    ${s.name}   putCheckpoint ${rate(p)}   cp -r ${rate(c)}   cp -r; sync ${rate(cs)}`);
+  console.log(`                  putCheckpoint at ${(c / p).toFixed(2)}× the speed of cp -r, ${(cs / p).toFixed(2)}× that of cp -r; sync`);
 }
 
 console.log(`  bench:local took ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -11,7 +11,7 @@ const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 rmSync(`${root}dist`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { bin: 'src/bin.ts', 'bench/plan': 'bench/plan.ts', 'bench/cli': 'bench/cli.ts', 'bench/local': 'bench/local.ts' },
+  entryPoints: { bin: 'src/bin.ts', 'bench/plan': 'bench/plan.ts', 'bench/cli': 'bench/cli.ts', 'bench/local': 'bench/local.ts', 'bench/s3': 'bench/s3.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

@@ -2,7 +2,7 @@
 // trainctl's entry point: argv → command, one top-level catch. An ExitError is an expected
 // failure (one line and a hint); anything else is a bug and prints its stack.
 import { parseArgs } from 'node:util';
-import { COMMANDS, commandHelp, globalHelp } from './cli/commands.js';
+import { COMMANDS, commandHelp, globalHelp, verbHelp, type VerbDef } from './cli/commands.js';
 import { didYouMean } from './core/diagnostics.js';
 import { ExitError } from './core/errors.js';
 
@@ -24,19 +24,36 @@ async function main(argv: string[]): Promise<number> {
     const guess = didYouMean(name, COMMANDS.map((c) => c.name));
     throw new ExitError(`unknown command "${name}"`, 1, guess ? `did you mean \`trainctl ${guess}\`?` : 'run `trainctl --help` for the list');
   }
-  const [ours, passed] = command.passThrough ? splitAtPositional(rest, command.options) : [rest, []];
+  let args = rest;
+  let verb: VerbDef | undefined;
+  if (command.verbs) {
+    const [word, ...after] = rest;
+    if (word === undefined || word === '-h' || word === '--help' || word === 'help') {
+      process.stdout.write(commandHelp(command));
+      return word === undefined ? 1 : 0;
+    }
+    verb = command.verbs.find((v) => v.name === word);
+    if (!verb) {
+      const guess = didYouMean(word, command.verbs.map((v) => v.name));
+      throw new ExitError(`unknown command "${name} ${word}"`, 1, guess ? `did you mean \`trainctl ${name} ${guess}\`?` : `run \`trainctl ${name} --help\` for the list`);
+    }
+    args = after;
+  }
+  const options = verb?.options ?? command.options;
+  const [ours, passed] = command.passThrough ? splitAtPositional(args, options) : [args, []];
   if (ours.includes('-h') || ours.includes('--help')) {
-    process.stdout.write(commandHelp(command));
+    process.stdout.write(verb ? verbHelp(verb) : commandHelp(command));
     return 0;
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: ours, options: command.options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: ours, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new ExitError(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`, 1, `see \`trainctl ${name} --help\``);
+    throw new ExitError(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`, 1, `see \`trainctl ${name}${verb ? ` ${verb.name}` : ''} --help\``);
   }
   const mod = await command.load();
   return mod.run({
+    ...(verb ? { verb: verb.name } : {}),
     values: parsed.values as Record<string, string | boolean | string[] | undefined>,
     positionals: [...parsed.positionals, ...passed],
     cwd: process.cwd(),

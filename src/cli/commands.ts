@@ -5,6 +5,8 @@ import type { ParseArgsConfig } from 'node:util';
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export interface CommandContext {
+  /** For a command with verbs (`trainctl s3 upload`): the verb, already checked against the table. */
+  verb?: string;
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
   cwd: string;
@@ -25,12 +27,29 @@ export interface CommandDef {
   help: string;
   /** Everything after the first positional goes to it untouched (`run <script> --its-flags`). */
   passThrough?: boolean;
+  /** `trainctl <name> <verb> …`: each verb has its own flags and help; the module dispatches on ctx.verb. */
+  verbs?: VerbDef[];
   load(): Promise<CommandModule>;
+}
+
+export interface VerbDef {
+  name: string;
+  summary: string;
+  usage: string;
+  options: Options;
+  help: string;
 }
 
 const file = { type: 'string', short: 'f', multiple: true } as const;
 const output = { type: 'string', short: 'o' } as const;
 const noColor = { type: 'boolean' } as const;
+const yes = { type: 'boolean', short: 'y' } as const;
+const dryRun = { type: 'boolean' } as const;
+const endpointUrl = { type: 'string' } as const;
+const recursive = { type: 'boolean', short: 'r' } as const;
+const glob = { type: 'string', multiple: true } as const;
+const S3_COMMON = `      --endpoint-url <url>  S3 endpoint (default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS);
+                            credentials and region from the AWS SDK's default chain`;
 
 export const COMMANDS: CommandDef[] = [
   {
@@ -183,6 +202,215 @@ Options:
       --force          overwrite existing files`,
     load: () => import('./init.js'),
   },
+  {
+    name: 's3',
+    summary: 'Move, list, watch, review and clean up S3 data',
+    usage: 'trainctl s3 <upload|download|sync|list|watch|review|cleanup> [options]',
+    options: {},
+    help: `Parallel, verified S3 transfers (multipart and ranged downloads for large files, atomic local
+writes) and the housekeeping around them. Works with AWS S3 and S3-compatible servers.`,
+    verbs: [
+      {
+        name: 'upload',
+        summary: 'Upload a file, or a directory with --recursive',
+        usage: 'trainctl s3 upload <local> <s3uri> [--recursive] [--include G]... [--exclude G]...',
+        options: { recursive, include: glob, exclude: glob, 'endpoint-url': endpointUrl, output },
+        help: `Uploads one file to <s3uri> (a URI ending in / gets the file's name), or with --recursive every
+file under a directory to <s3uri>/<relative path>. Symlinks are followed only while they stay
+inside the directory. Progress (bytes, rate, ETA) on a terminal; a summary line at the end.
+
+Options:
+  -r, --recursive           upload a directory tree
+      --include <glob>      only paths matching (repeatable; relative to the directory)
+      --exclude <glob>      leave out paths matching (repeatable)
+  -o, --output <format>     text (default) or json (the transfer report)
+${S3_COMMON}`,
+      },
+      {
+        name: 'download',
+        summary: 'Download an object, or a prefix with --recursive',
+        usage: 'trainctl s3 download <s3uri> <local> [--recursive] [--include G]... [--exclude G]...',
+        options: { recursive, include: glob, exclude: glob, 'endpoint-url': endpointUrl, output },
+        help: `Downloads one object to <local> (an existing directory, or a path ending in /, gets the key's
+name), or with --recursive every object under the prefix into the directory <local>. Files are
+written to a temporary name and renamed when complete and verified. A key that would land
+outside <local> (\`..\`, absolute, backslashes) refuses the whole download before anything is
+written.
+
+Options:
+  -r, --recursive           download every object under the prefix
+      --include <glob>      only keys matching (repeatable; relative to the prefix)
+      --exclude <glob>      leave out keys matching (repeatable)
+  -o, --output <format>     text (default) or json (the transfer report)
+${S3_COMMON}`,
+      },
+      {
+        name: 'sync',
+        summary: 'Make a destination match a source (local ↔ S3)',
+        usage: 'trainctl s3 sync <src> <dst> [--delete] [--include G]... [--exclude G]... [--dry-run] [--yes]',
+        options: {
+          delete: { type: 'boolean' }, include: glob, exclude: glob, 'dry-run': dryRun, yes, direction: { type: 'string' },
+          'endpoint-url': endpointUrl, output,
+        },
+        help: `Copies what the destination lacks, or has with another size, or older than the source. The
+direction follows the argument order: a local directory then an s3:// URI uploads, the reverse
+downloads. With --delete, what the destination has and the source lacks (within the filters) is
+removed: the list is shown first and only that list is deleted, after confirmation.
+
+Options:
+      --delete              also remove what the source lacks (asks first unless --yes)
+      --include <glob>      only paths matching (repeatable)
+      --exclude <glob>      leave out paths matching (repeatable)
+      --dry-run             show what would be copied and deleted; change nothing
+  -y, --yes                 do not ask before deleting (required when stdin is not a terminal)
+      --direction <up|down> as in the original CLI: check the argument order against it
+                            (\`sync ./dir s3://b/p --direction down\` downloads into ./dir)
+  -o, --output <format>     text (default) or json
+${S3_COMMON}`,
+      },
+      {
+        name: 'list',
+        summary: 'List objects under a prefix',
+        usage: 'trainctl s3 list <s3uri> [--recursive] [--human-readable] [--output json]',
+        options: { recursive, 'human-readable': { type: 'boolean', short: 'H' }, 'endpoint-url': endpointUrl, output },
+        help: `Lists the objects directly under the prefix and its sub-prefixes (PRE), or with --recursive every
+object below it, with a total.
+
+Options:
+  -r, --recursive           every object below the prefix
+  -H, --human-readable      sizes as KiB, MiB, GiB
+  -o, --output <format>     text (default) or json
+${S3_COMMON}`,
+      },
+      {
+        name: 'watch',
+        summary: 'Print objects as they appear, change or go',
+        usage: 'trainctl s3 watch <s3uri> [--interval 30s] [--output json]',
+        options: { interval: { type: 'string' }, 'endpoint-url': endpointUrl, output },
+        help: `Lists the prefix every interval and prints a line for each object that appeared (+), changed (~)
+or was deleted (-) since the last look. Runs until interrupted (Ctrl-C).
+
+Options:
+      --interval <dur>      time between listings: 10s, 1m, … or plain seconds (default 30s)
+  -o, --output <format>     text (default) or json (one JSON object per line per event)
+${S3_COMMON}`,
+      },
+      {
+        name: 'review',
+        summary: 'Storage report: sizes by prefix, largest, age, pending uploads, cost',
+        usage: 'trainctl s3 review <s3uri> [--detailed] [--output json]',
+        options: { detailed: { type: 'boolean' }, 'endpoint-url': endpointUrl, output },
+        help: `Reports on everything under the prefix: object count and total size, size by sub-prefix, the
+largest objects, the newest and oldest, incomplete multipart uploads (space billed but invisible
+in listings) and the estimated monthly cost at S3 Standard's rate. Nothing is changed.
+
+Options:
+      --detailed            also list every object
+  -o, --output <format>     text (default) or json
+${S3_COMMON}`,
+      },
+      {
+        name: 'cleanup',
+        summary: 'Delete old checkpoints under a prefix, keeping the newest N',
+        usage: 'trainctl s3 cleanup <s3uri> --keep-last-n N [--pattern G] [--older-than 30d] [--dry-run] [--yes]',
+        options: {
+          'keep-last-n': { type: 'string' }, pattern: { type: 'string' }, 'older-than': { type: 'string' }, 'dry-run': dryRun, yes,
+          'endpoint-url': endpointUrl, output, 'no-color': noColor,
+        },
+        help: `Treats each entry directly under the prefix as one checkpoint — an object, or a "directory" with
+everything below it — ordered by the step number in its name (or by time when names carry no
+number), and deletes all but the newest N. A trainctl store's checkpoints/ keeps LATEST's target,
+and a checkpoint's MANIFEST.json is deleted before its files. The deletions are listed first and
+exactly that list is deleted, after confirmation.
+
+Options:
+      --keep-last-n <n>     checkpoints to keep (≥ 1)
+      --pattern <glob>      only entries whose name matches are considered (e.g. "*.pt")
+      --older-than <dur>    only delete entries last modified longer ago than this (e.g. 30d)
+      --dry-run             show what would be deleted; delete nothing
+  -y, --yes                 do not ask (required when stdin is not a terminal)
+  -o, --output <format>     text (default) or json
+${S3_COMMON}`,
+      },
+    ],
+    load: () => import('./s3.js'),
+  },
+  {
+    name: 'checkpoint',
+    summary: 'List, inspect, clean up and resume from checkpoints',
+    usage: 'trainctl checkpoint <list|info|cleanup|resume> [options]',
+    options: {},
+    help: `Works on a trial's checkpoints in its output store (local or s3://: checkpoints/<step>/ with
+MANIFEST.json and LATEST), and on plain directories of checkpoint files such as step-000050.pt.`,
+    verbs: [
+      {
+        name: 'list',
+        summary: 'Checkpoints with step, files, size, time and completeness',
+        usage: 'trainctl checkpoint list <dir|s3uri> [--output json]',
+        options: { 'endpoint-url': endpointUrl, output, 'no-color': noColor },
+        help: `<dir|s3uri> is a trial's directory in an output store, its checkpoints/ directory, or any
+directory (or prefix) of checkpoint files whose names carry the step (step-000050.pt,
+checkpoint-500/). A store checkpoint is complete when its MANIFEST.json is there; LATEST is marked.
+
+Options:
+  -o, --output <format>     text (default) or json
+      --no-color            no colours (also NO_COLOR=1; off when not a terminal)
+${S3_COMMON}`,
+      },
+      {
+        name: 'info',
+        summary: "One checkpoint's files, sizes, manifest and checksums",
+        usage: 'trainctl checkpoint info <path|s3uri> [--output json]',
+        options: { 'endpoint-url': endpointUrl, output },
+        help: `<path> is a checkpoint directory (checkpoints/<step>/), a checkpoint file, or a trial or
+checkpoints/ directory (then its LATEST). Shows the step, every file with its size, and checks
+each against MANIFEST.json by size and sha256. When /usr/bin/python3 has torch, a .pt/.pth/.ckpt
+file's top-level keys, tensor count and epoch/step are shown; it is read with an unpickler that
+admits only tensors and plain containers, so a checkpoint cannot run code. Exit 1 when a file
+does not match its manifest.
+
+Options:
+  -o, --output <format>     text (default) or json
+${S3_COMMON}`,
+      },
+      {
+        name: 'cleanup',
+        summary: 'Delete all but the newest N checkpoints',
+        usage: 'trainctl checkpoint cleanup <dir|s3uri> --keep-last-n N [--dry-run] [--yes]',
+        options: { 'keep-last-n': { type: 'string' }, 'dry-run': dryRun, yes, 'endpoint-url': endpointUrl, output, 'no-color': noColor },
+        help: `Keeps the newest N complete checkpoints and LATEST's target, and deletes the older ones (and
+incomplete leftovers older than the newest complete checkpoint). A checkpoint's MANIFEST.json is
+deleted before its files, so one half-deleted by a crash is never taken for complete. The
+deletions are listed first and exactly that list is deleted, after confirmation.
+
+Options:
+      --keep-last-n <n>     complete checkpoints to keep (≥ 1)
+      --dry-run             show what would be deleted; delete nothing
+  -y, --yes                 do not ask (required when stdin is not a terminal)
+  -o, --output <format>     text (default) or json
+${S3_COMMON}`,
+      },
+      {
+        name: 'resume',
+        summary: 'Make the next apply resume a trial from a chosen checkpoint',
+        usage: 'trainctl checkpoint resume <checkpoint> -f <spec> [--trial ID] [--dry-run]',
+        options: { file, trial: { type: 'string' }, 'dry-run': dryRun, 'no-color': noColor },
+        help: `Points the trial's LATEST at the chosen checkpoint so that the next \`trainctl apply\` resumes
+from it, and prints what \`trainctl plan\` will now do. <checkpoint> is a step number, a checkpoint
+directory in the trial's store (.../<trial>/checkpoints/<step>), or a checkpoint file or directory
+elsewhere (copied into the trial's store as a new checkpoint, step from its name). A trial that
+had ended (stopped, failed, succeeded) gets an \`interrupted\` attempt record so the planner resumes
+it. A live trial is refused: stop it with \`trainctl destroy\` first.
+
+Options:
+  -f, --file <path>         spec file or directory (repeatable; default ./trainjob.yaml)
+      --trial <id>          the trial (needed when the job has several and the path names none)
+      --dry-run             show what would change and the resulting plan; change nothing
+      --no-color            no colours (also NO_COLOR=1; off when not a terminal)`,
+      },
+    ],
+    load: () => import('./checkpoint.js'),
+  },
 ];
 
 export function globalHelp(version: string): string {
@@ -203,5 +431,13 @@ Run \`trainctl <command> --help\` for a command's options.
 }
 
 export function commandHelp(c: CommandDef): string {
-  return `Usage: ${c.usage}\n\n${c.summary}.\n\n${c.help}\n`;
+  if (!c.verbs) return `Usage: ${c.usage}\n\n${c.summary}.\n\n${c.help}\n`;
+  const width = Math.max(...c.verbs.map((v) => v.name.length));
+  return `Usage: ${c.usage}\n\n${c.summary}.\n\n${c.help}\n\nCommands:\n${c.verbs.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`).join('\n')}
+
+Run \`trainctl ${c.name} <command> --help\` for a command's options.\n`;
+}
+
+export function verbHelp(v: VerbDef): string {
+  return `Usage: ${v.usage}\n\n${v.summary}.\n\n${v.help}\n`;
 }

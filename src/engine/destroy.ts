@@ -47,7 +47,7 @@ export async function destroy(actions: readonly Action[], jobs: readonly Job[], 
 
 /** Writes result.json `stopped` for a trial whose last attempt did not end for good by itself. */
 async function markStopped(job: Job, a: Action): Promise<void> {
-  const store = openRunStore(job.spec.output.uri);
+  const store = await openRunStore(job.spec.output.uri);
   if ('error' in store) return;
   const ref = { project: a.project, job: a.job, trial: a.trial };
   const rec = await store.readTrial(ref);

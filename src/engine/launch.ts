@@ -13,7 +13,7 @@ const defined = (o: Readonly<Record<string, string | undefined>>): Record<string
   Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined));
 
 export function nodeTask(job: Job, trial: Trial, attempt: number, resumeFromStep: number | undefined): NodeTask {
-  const { code, checkpoint, distributed, metrics, limits, output } = job.spec;
+  const { code, checkpoint, data, distributed, metrics, limits, output } = job.spec;
   const maxDurationMs = limits.maxDuration !== undefined ? parseDuration(limits.maxDuration) : undefined;
   return {
     formatVersion: RUNNER_TASK_VERSION,
@@ -36,7 +36,15 @@ export function nodeTask(job: Job, trial: Trial, attempt: number, resumeFromStep
       upload: checkpoint.upload,
       resumeArg: checkpoint.resumeArg,
       gracePeriodMs: parseDuration(checkpoint.gracePeriod) ?? 60_000,
+      ...(checkpoint.compress !== 'none' ? { compress: checkpoint.compress } : {}),
     },
+    ...(data.length > 0 ? {
+      data: data.map((d) => ({
+        source: d.source, target: d.target, verify: d.verify,
+        ...(d.include ? { include: [...d.include] } : {}),
+        ...(d.exclude ? { exclude: [...d.exclude] } : {}),
+      })),
+    } : {}),
     ...(resumeFromStep !== undefined ? { resumeFromStep } : {}),
     metrics: {
       patterns: defined(metrics.patterns),

@@ -19,12 +19,12 @@ export async function providerFor(name: ProviderName, env: Environment): Promise
   throw new ExitError(`provider "${name}" is not available in this version of trainctl`, 1, 'use `compute: { provider: local }` for now');
 }
 
+/** The store's read side, imported on demand so that `--help` never loads the S3 SDK. */
 async function storeFor(uri: string): Promise<RunStoreReader> {
-  if (uri.startsWith('file://')) {
-    const { FileStore } = await import('../store/file.js');
-    return new FileStore(uri);
-  }
-  throw new ExitError(`output store ${uri} is not readable by this version of trainctl`, 1, 'use a file:// output uri for now');
+  const { openRunStore } = await import('../store/open.js');
+  const store = await openRunStore(uri);
+  if ('error' in store) throw new ExitError(store.error, 1, store.hint);
+  return store;
 }
 
 export async function observeWorld(jobs: readonly Job[], env: Environment): Promise<Observed> {

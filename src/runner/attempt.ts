@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { summarizeMetrics } from '../core/metrics.js';
 import type { AttemptRecord, AttemptState } from '../core/observed.js';
 import { DEFAULT_BACKOFF, withRetry, type Backoff } from '../core/retry.js';
+import { zstdAvailable } from '../store/manifest.js';
 import { CheckpointError, type RunStore, type TrialRef, type TrialResult } from '../store/store.js';
 import { CheckpointWatcher, checkpointsToPrune, type CheckpointGroup } from './checkpoints.js';
 import { distributedCommand, trainingEnv, withResumeArg, type AttemptPaths } from './command.js';
@@ -14,6 +15,7 @@ import { LogSink } from './log.js';
 import { compilePatterns, extractMetrics, LineSplitter, MetricsFileTail, MetricsRecorder, type MetricPattern } from './metrics.js';
 import { fillNodeRecord } from './node-record.js';
 import { ProcessGroup, type ExitStatus } from './process.js';
+import { stageData, StagingError } from './stage.js';
 import type { RunnerTask } from './task.js';
 import { needsRedirectMap, torchrunPython } from './torch.js';
 
@@ -80,6 +82,8 @@ export class AttemptRun {
   private timers: NodeJS.Timeout[] = [];
   private statusWrites: Promise<void> = Promise.resolve();
   private statusPending = false;
+  /** Aborted by a stop request: staging need not finish for an attempt that is ending. */
+  private readonly stopSignal = new AbortController();
 
   constructor(
     private readonly task: RunnerTask,
@@ -172,6 +176,18 @@ export class AttemptRun {
       return this.finish(undefined);
     }
     await mkdir(this.paths.checkpointDir, { recursive: true });
+    if (t.data?.length) {
+      try {
+        for (const d of await stageData(t.data, this.paths.workDir, this.stopSignal.signal)) {
+          this.log.note(`staged ${d.source} → ${d.target}: ${d.files} files, ${d.bytes} bytes in ${d.ms} ms`);
+        }
+      } catch (err) {
+        if (this.stopCause) return this.finish(undefined);
+        if (!(err instanceof StagingError)) throw err;
+        this.error = err.message;
+        return this.finish(undefined);
+      }
+    }
     await this.metricsTail.read(); // lines left by an earlier run in this work dir are not this attempt's
 
     if (t.resumeFromStep !== undefined) {
@@ -188,6 +204,7 @@ export class AttemptRun {
       }
     }
     if (this.leader && t.checkpoint.upload !== 'never') {
+      if (t.checkpoint.compress === 'zstd' && !zstdAvailable()) this.log.note(`checkpoint.compress is zstd, which node ${process.version} lacks (node ≥ 22.15 has it): compressing with gzip`);
       this.watcher = new CheckpointWatcher(this.paths.checkpointDir, t.checkpoint.pattern, () => this.metrics.step);
       await this.watcher.baseline();
     }
@@ -278,7 +295,7 @@ export class AttemptRun {
   private async upload(group: CheckpointGroup): Promise<void> {
     const t = this.task;
     try {
-      await this.persist(() => this.store.putCheckpoint(this.ref, group.step, t.attempt, this.paths.checkpointDir, group.files));
+      await this.persist(() => this.store.putCheckpoint(this.ref, group.step, t.attempt, this.paths.checkpointDir, group.files, t.checkpoint.compress ? { compress: t.checkpoint.compress } : {}));
       this.log.note(`checkpoint ${group.step} uploaded (${group.files.join(', ')})`);
       const steps = await this.persist(() => this.store.listCheckpoints(this.ref));
       for (const old of checkpointsToPrune(steps, t.checkpoint.keepLastN)) await this.persist(() => this.store.deleteCheckpoint(this.ref, old));
@@ -290,6 +307,7 @@ export class AttemptRun {
   private requestStop(cause: StopCause): void {
     if (this.stopCause || this.finishing) return;
     this.stopCause = cause;
+    this.stopSignal.abort();
     const grace = this.task.checkpoint.gracePeriodMs;
     this.log.note(`${cause === 'max-duration' ? 'maxDuration reached' : cause === 'signal' ? 'stop requested' : 'spot interruption notice'}: SIGTERM to the training processes, up to ${grace} ms to finish`);
     if (this.group) this.stopping = this.group.stop(grace);

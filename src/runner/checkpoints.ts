@@ -3,7 +3,7 @@
 // last integer in its name, so `model_0300.pt` is checkpoint 300.
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { globToRegExp } from './glob.js';
+import { globToRegExp } from '../core/glob.js';
 
 /** The last integer in a relative path, ignoring extensions that start with a letter (`.h5`, `.pt`). */
 export function stepFromPath(relPath: string): number | undefined {

@@ -16,9 +16,9 @@ async function main(argv: string[]): Promise<number> {
     say(`bad task file ${task.error}`);
     return 2;
   }
-  const store = openRunStore(task.storeUri);
+  const store = await openRunStore(task.storeUri);
   if ('error' in store) {
-    say(store.error);
+    say(store.hint ? `${store.error} — ${store.hint}` : store.error);
     return 2;
   }
   const run = new AttemptRun(task, store, say);

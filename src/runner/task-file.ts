@@ -14,6 +14,16 @@ const mapOf = (value: Check): Check => (v) => obj(v) && Object.values(v as objec
 const scalar: Check = (v) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 const optional = (c: Check): Check => (v) => v === undefined || c(v);
 
+const globs = optional((v) => Array.isArray(v) && v.every(nonEmpty));
+const dataStaging: Check = (v) => {
+  if (!obj(v)) return false;
+  const d = v as Record<string, unknown>;
+  const target = d.target;
+  return typeof d.source === 'string' && /^(s3|file):\/\//.test(d.source)
+    && typeof target === 'string' && target.length > 0 && !target.startsWith('/') && !target.split('/').includes('..')
+    && oneOf('none', 'size', 'etag', 'sha256')(d.verify) && globs(d.include) && globs(d.exclude);
+};
+
 const FIELDS: [path: string, check: Check, expected: string][] = [
   ['project', nonEmpty, 'a name'],
   ['job', nonEmpty, 'a name'],
@@ -36,6 +46,8 @@ const FIELDS: [path: string, check: Check, expected: string][] = [
   ['checkpoint.upload', oneOf('on-save', 'on-exit', 'never'), 'on-save, on-exit or never'],
   ['checkpoint.resumeArg', str, 'a string'],
   ['checkpoint.gracePeriodMs', num, 'milliseconds'],
+  ['checkpoint.compress', optional(oneOf('none', 'gzip', 'zstd')), 'none, gzip or zstd'],
+  ['data', optional((v) => Array.isArray(v) && v.every(dataStaging)), 'a list of { source, target, verify, include?, exclude? }'],
   ['resumeFromStep', optional(int(0)), 'an integer ≥ 0'],
   ['metrics', obj, 'an object'],
   ['metrics.patterns', mapOf(str), 'a map of regexes'],

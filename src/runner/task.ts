@@ -5,6 +5,17 @@ import type { ParameterValue } from '../spec/schema.gen.js';
 
 export const RUNNER_TASK_VERSION = 1;
 
+/** One dataset to stage: every object under an s3:// prefix (or file under a file:// dir) into workDir/target. */
+export interface DataStaging {
+  /** `s3://bucket/prefix/` or an absolute `file:///dir/`. */
+  source: string;
+  /** Relative to workDir. */
+  target: string;
+  verify: 'none' | 'size' | 'etag' | 'sha256';
+  include?: string[];
+  exclude?: string[];
+}
+
 export interface RunnerTask {
   formatVersion: typeof RUNNER_TASK_VERSION;
   project: string;
@@ -39,7 +50,11 @@ export interface RunnerTask {
     resumeArg: string;
     /** How long training may take to write its final checkpoint after SIGTERM. */
     gracePeriodMs: number;
+    /** checkpoint.compress; stores that upload compress a file only when it saves ≥ 10%. Default none. */
+    compress?: 'none' | 'gzip' | 'zstd';
   };
+  /** spec.data: staged into workDir on every node before setup runs. */
+  data?: DataStaging[];
   /** Set on resume: the step of the store checkpoint to restore before starting. */
   resumeFromStep?: number;
   metrics: {

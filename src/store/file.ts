@@ -2,18 +2,19 @@
 // result.json, checkpoints/LATEST, checkpoints/<step>/MANIFEST.json}. Every file that is replaced
 // is written to a temp name and renamed, so a reader never sees half a record.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFile, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseMetricPoint } from '../core/metrics.js';
 import type { AttemptRecord, TrialRecord } from '../core/observed.js';
+import { parseLease, type LeaseRecord, type LeaseStore } from './lock.js';
+import { checkpointGarbage, copyDecodingHashing, homeStep, isSafeObject, isSafeRelative, objectOf, parseManifest } from './manifest.js';
 import {
-  CheckpointError, type CheckpointManifest, type MetricPoint, type RunStore, type TrialRef, type TrialResult, type TrialSpecRecord,
+  CheckpointError, checkComponents, recordJson as json, type CheckpointManifest, type MetricPoint, type PutCheckpointOptions, type RunStore, type TrialRef, type TrialResult, type TrialSpecRecord,
 } from './store.js';
 
-export class FileStore implements RunStore {
+export class FileStore implements RunStore, LeaseStore {
   readonly root: string;
   constructor(readonly uri: string) {
     this.root = fileURLToPath(uri);
@@ -82,21 +83,47 @@ export class FileStore implements RunStore {
     await appendFile(join(dir, `${rank}.log`), chunk);
   }
 
-  async putCheckpoint(ref: TrialRef, step: number, attempt: number, localDir: string, files: readonly string[]): Promise<CheckpointManifest> {
+  async readLog(ref: TrialRef, attempt: number, rank: number, fromOffset = 0): Promise<Buffer | undefined> {
+    const path = join(this.trialDir(ref), 'attempts', String(attempt), 'logs', `${rank}.log`);
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const { size } = await fh.stat();
+      const start = Math.min(Math.max(0, fromOffset), size);
+      const buf = Buffer.alloc(size - start);
+      let got = 0;
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Copies the files as they are: `compress` saves upload bandwidth, which a local copy does not use. */
+  async putCheckpoint(ref: TrialRef, step: number, attempt: number, localDir: string, files: readonly string[], _opts?: PutCheckpointOptions): Promise<CheckpointManifest> {
     const dir = this.checkpointDir(ref, step);
     for (const f of files) if (!isSafeRelative(f)) throw new CheckpointError(`refusing checkpoint file path ${JSON.stringify(f)}: not inside the checkpoint dir`);
     await mkdir(dir, { recursive: true });
     // re-putting a step: it stops being complete until its new MANIFEST lands
     await rm(join(dir, 'MANIFEST.json'), { force: true });
-    const entries: CheckpointManifest['files'] = [];
-    for (const f of files) {
+    // a few files at a time: one file's fsync overlaps the others' copying and hashing
+    const entries: CheckpointManifest['files'] = await mapBounded(files, PARALLEL_COPIES, async (f) => {
       const dest = join(dir, f);
       await mkdir(dirname(dest), { recursive: true });
       const tmp = tempName(dest);
       const { size, sha256 } = await copyHashing(join(localDir, f), tmp);
       await rename(tmp, dest);
-      entries.push({ path: f, size, sha256 });
-    }
+      return { path: f, size, sha256 };
+    });
     const manifest: CheckpointManifest = { step, createdAt: new Date().toISOString(), attempt, files: entries };
     await writeAtomic(join(dir, 'MANIFEST.json'), json(manifest));
     await writeAtomic(join(this.trialDir(ref), 'checkpoints', 'LATEST'), `${step}\n`);
@@ -113,13 +140,29 @@ export class FileStore implements RunStore {
 
   async deleteCheckpoint(ref: TrialRef, step: number): Promise<void> {
     const dir = this.checkpointDir(ref, step);
+    const deleted = readManifest(dir);
     // MANIFEST first: a checkpoint half-deleted by a crash is then merely incomplete
     await rm(join(dir, 'MANIFEST.json'), { force: true });
-    await rm(dir, { recursive: true, force: true });
-    const latestPath = join(this.trialDir(ref), 'checkpoints', 'LATEST');
+    const checkpointsDir = join(this.trialDir(ref), 'checkpoints');
+    const remaining = dirs(checkpointsDir).filter((n) => /^\d+$/.test(n) && Number(n) !== step).flatMap((n) => readManifest(join(checkpointsDir, n)) ?? []);
+    const referenced = (m: CheckpointManifest) => m.files.some((f) => f.object !== undefined);
+    if (!remaining.some(referenced) && !(deleted && referenced(deleted))) {
+      await rm(dir, { recursive: true, force: true });
+    } else {
+      // another checkpoint stores some files as references into this one (or this one into others)
+      const under = filesUnder(dir).map((rel) => `checkpoints/${step}/${rel}`);
+      const garbage = checkpointGarbage(step, deleted, remaining, under).filter(isSafeObject);
+      for (const key of garbage) await rm(join(this.trialDir(ref), ...key.split('/')), { force: true });
+      // directories left with no file (this one, or an earlier one whose last kept file just went)
+      for (const home of new Set([step, ...garbage.map(homeStep)])) {
+        const d = join(checkpointsDir, String(home));
+        if (home !== undefined && existsSync(d) && filesUnder(d).length === 0) await rm(d, { recursive: true, force: true });
+      }
+    }
+    const latestPath = join(checkpointsDir, 'LATEST');
     if (readText(latestPath) !== String(step)) return;
-    const remaining = await this.listCheckpoints(ref);
-    const newest = remaining.at(-1);
+    const rest = await this.listCheckpoints(ref);
+    const newest = rest.at(-1);
     if (newest === undefined) await rm(latestPath, { force: true });
     else await writeAtomic(latestPath, `${newest}\n`);
   }
@@ -134,6 +177,9 @@ export class FileStore implements RunStore {
       if (!isSafeRelative(f.path) || !target.startsWith(root + sep)) {
         throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: refusing manifest path ${JSON.stringify(f.path)}`);
       }
+      if (f.object !== undefined && !isSafeObject(f.object)) {
+        throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: refusing manifest object ${JSON.stringify(f.object)} for ${f.path}`);
+      }
     }
     // every file is copied and verified before any replaces what destDir holds
     const staged: { tmp: string; dest: string }[] = [];
@@ -145,9 +191,10 @@ export class FileStore implements RunStore {
         staged.push({ tmp, dest });
         let got: { size: number; sha256: string };
         try {
-          got = await copyHashing(join(dir, f.path), tmp);
+          got = await copyDecodingHashing(join(this.trialDir(ref), ...objectOf(step, f).split('/')), tmp, f.encoding);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: ${f.path} is missing`);
+          if (err instanceof CheckpointError) throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: ${f.path}: ${err.message}`);
           throw err;
         }
         if (got.size !== f.size || got.sha256 !== f.sha256) {
@@ -162,10 +209,52 @@ export class FileStore implements RunStore {
     return manifest;
   }
 
-  private trialDir(ref: TrialRef): string {
-    for (const part of [ref.project, ref.job, ref.trial]) {
-      if (!part || part === '.' || part === '..' || /[/\\\0]/.test(part)) throw new Error(`bug: invalid store path component ${JSON.stringify(part)}`);
+  async readLease(project: string): Promise<{ lease: LeaseRecord; version: string } | undefined> {
+    const text = readText(this.leasePath(project), false);
+    if (text === undefined) return undefined;
+    return { lease: parseLease(text) ?? DAMAGED_LEASE, version: digest(text) };
+  }
+
+  async createLease(project: string, lease: LeaseRecord): Promise<string | undefined> {
+    const path = this.leasePath(project);
+    const text = json(lease);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = tempName(path);
+    await writeFile(tmp, text, { flush: true });
+    try {
+      // link(2) is an exclusive create of a file that is complete from its first moment
+      await link(tmp, path);
+      return digest(text);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
     }
+  }
+
+  async replaceLease(project: string, version: string, lease: LeaseRecord): Promise<string | undefined> {
+    const path = this.leasePath(project);
+    const guard = `${path}.cas`;
+    if (!(await takeGuard(guard))) return undefined;
+    try {
+      const text = readText(path, false);
+      if (text === undefined || digest(text) !== version) return undefined;
+      const next = json(lease);
+      await writeAtomic(path, next);
+      return digest(next);
+    } finally {
+      await rm(guard, { force: true });
+    }
+  }
+
+  private leasePath(project: string): string {
+    checkComponents([project]);
+    return join(this.root, project, '.lock');
+  }
+
+  private trialDir(ref: TrialRef): string {
+    checkComponents([ref.project, ref.job, ref.trial]);
     return join(this.root, ref.project, ref.job, ref.trial);
   }
 
@@ -175,7 +264,6 @@ export class FileStore implements RunStore {
   }
 }
 
-const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 let tempSeq = 0;
 /** A sibling name no reader looks at (dot-prefixed, never `.json`) and no other writer uses. */
@@ -196,35 +284,106 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(tmp, path);
 }
 
-/** Streams src to dest, hashing the bytes written, so the digest describes the copy exactly. */
+/** Checkpoint files putCheckpoint copies at once. */
+const PARALLEL_COPIES = 4;
+const COPY_CHUNK = 1024 * 1024;
+
+/**
+ * Copies src to dest and fsyncs it, hashing the bytes written, so the digest describes the copy
+ * exactly. Two reused 1 MiB buffers: the next chunk is read while the current one is hashed and
+ * written (a stream pipeline allocates, and page-faults in, a fresh buffer for every chunk).
+ */
 async function copyHashing(src: string, dest: string): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
-  await pipeline(
-    createReadStream(src),
-    async function* (source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
+  const buffers = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)] as const;
+  const input = await open(src, 'r');
+  let reading: Promise<{ bytesRead: number }> | undefined;
+  try {
+    const output = await open(dest, 'w');
+    try {
+      let current = 0;
+      reading = input.read(buffers[0], 0, COPY_CHUNK, null);
+      for (;;) {
+        const { bytesRead } = await reading;
+        reading = undefined;
+        if (bytesRead === 0) break;
+        const chunk = buffers[current]!.subarray(0, bytesRead);
+        current = 1 - current;
+        reading = input.read(buffers[current]!, 0, COPY_CHUNK, null);
         hash.update(chunk);
-        size += chunk.length;
-        yield chunk;
+        size += bytesRead;
+        for (let done = 0; done < bytesRead;) done += (await output.write(chunk, done, bytesRead - done)).bytesWritten;
       }
-    },
-    createWriteStream(dest, { flush: true }),
-  );
+      await output.sync();
+    } finally {
+      await output.close();
+    }
+  } finally {
+    // a read still under way when writing failed must settle before its file closes
+    await reading?.catch(() => undefined);
+    await input.close();
+  }
   return { size, sha256: hash.digest('hex') };
 }
 
-/** Relative, '/'-separated, and never climbing out: what a manifest may name. */
-function isSafeRelative(path: string): boolean {
-  if (!path || isAbsolute(path) || path.includes('\\') || path.includes('\0')) return false;
-  return path.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+/**
+ * fn over items, at most `limit` at a time, results in the items' order. After a failure no new
+ * item starts; the ones under way finish, then the first error is thrown.
+ */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+  return results;
 }
 
 function readManifest(dir: string): CheckpointManifest | undefined {
-  const m = readJson<CheckpointManifest>(join(dir, 'MANIFEST.json'));
-  if (!m || !Array.isArray(m.files)) return undefined;
-  const wellFormed = m.files.every((f) => f && typeof f.path === 'string' && typeof f.size === 'number' && typeof f.sha256 === 'string');
-  return wellFormed ? m : undefined;
+  return parseManifest(readText(join(dir, 'MANIFEST.json'), false));
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** A `.lock` that is not a lease (damaged by hand): free, so the next acquire replaces it. */
+const DAMAGED_LEASE: LeaseRecord = { holder: 'a damaged lease', token: '', acquiredAt: new Date(0).toISOString(), expiresAt: new Date(0).toISOString() };
+
+/** A guard held for the few milliseconds of a compare-and-swap; one left by a crash is taken after 10 s. */
+async function takeGuard(path: string): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > 10_000) await unlink(path).catch(() => {});
+    else await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/** Files under a directory, '/'-separated and relative to it; none when it is missing. */
+function filesUnder(dir: string): string[] {
+  try {
+    return (readdirSync(dir, { recursive: true }) as string[])
+      .filter((p) => statSync(join(dir, p)).isFile())
+      .map((p) => p.split(sep).join('/'));
+  } catch {
+    return [];
+  }
 }
 
 function dirs(path: string): string[] {
@@ -261,9 +420,10 @@ function readTrial(dir: string, project: string, job: string, trial: string): Tr
   return rec;
 }
 
-function readText(path: string): string | undefined {
+function readText(path: string, trim = true): string | undefined {
   try {
-    return readFileSync(path, 'utf8').trim() || undefined;
+    const text = readFileSync(path, 'utf8');
+    return trim ? text.trim() || undefined : text;
   } catch {
     return undefined;
   }

@@ -3,7 +3,8 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseMetricPoint } from '../core/metrics.js';
+import { parseMetricPoint, type MetricPoint } from '../core/metrics.js';
+import type { S3Store } from './s3.js';
 import type { TrialRef, TrialResult } from './store.js';
 
 export interface TrialReport {
@@ -18,6 +19,7 @@ export interface TrialReport {
 const TAIL_BYTES = 64 * 1024;
 
 export async function readTrialReport(storeUri: string, ref: TrialRef): Promise<TrialReport> {
+  if (storeUri.startsWith('s3://')) return readS3Report(storeUri, ref);
   if (!storeUri.startsWith('file://')) return { latest: {} };
   const dir = join(fileURLToPath(storeUri), ref.project, ref.job, ref.trial);
   const report: TrialReport = { latest: {} };
@@ -30,6 +32,38 @@ export async function readTrialReport(storeUri: string, ref: TrialRef): Promise<
     Object.assign(report.latest, point.values);
   }
   return report;
+}
+
+/** One S3 store per URI for the life of the process: `apply --wait` asks every pass. */
+const s3Stores = new Map<string, Promise<S3Store | undefined>>();
+
+async function readS3Report(storeUri: string, ref: TrialRef): Promise<TrialReport> {
+  let opening = s3Stores.get(storeUri);
+  if (!opening) {
+    opening = import('./open.js').then(async ({ openRunStore }) => {
+      const store = await openRunStore(storeUri);
+      return 'error' in store ? undefined : (store as S3Store);
+    });
+    s3Stores.set(storeUri, opening);
+  }
+  const store = await opening;
+  if (!store) return { latest: {} };
+  try {
+    const [result, points] = await Promise.all([store.readResult(ref), store.readRecentMetrics(ref)]);
+    return { ...(result ? { result } : {}), ...latestOf(points) };
+  } catch {
+    // progress is a view: a store hiccup shows less this pass, observation reports real failures
+    return { latest: {} };
+  }
+}
+
+function latestOf(points: readonly MetricPoint[]): Pick<TrialReport, 'latest' | 'step'> {
+  const out: Pick<TrialReport, 'latest' | 'step'> = { latest: {} };
+  for (const p of points) {
+    out.step = p.step;
+    Object.assign(out.latest, p.values);
+  }
+  return out;
 }
 
 function readJson<T>(path: string): T | undefined {

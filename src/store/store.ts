@@ -23,12 +23,37 @@ export interface TrialSpecRecord {
   command: string;
 }
 
+/** How a checkpoint file's stored bytes are compressed; size and sha256 always describe the file itself. */
+export type CheckpointEncoding = 'gzip' | 'zstd';
+
+/** `checkpoint.compress`: what the runner asks for; the store compresses only when it helps. */
+export type CheckpointCompression = 'none' | CheckpointEncoding;
+
+export interface CheckpointFile {
+  /** Relative to the checkpoint dir, '/'-separated. */
+  path: string;
+  size: number;
+  sha256: string;
+  /**
+   * Where the bytes are, relative to the trial dir ('/'-separated, under `checkpoints/`), when not
+   * at `checkpoints/<step>/<path>`: an unchanged file points at the copy an earlier checkpoint
+   * of the same trial holds, and a compressed file has its own name.
+   */
+  object?: string;
+  encoding?: CheckpointEncoding;
+}
+
 /** checkpoints/<step>/MANIFEST.json, written after every file of the checkpoint. */
 export interface CheckpointManifest {
   step: number;
   createdAt: string;
   attempt: number;
-  files: { path: string; size: number; sha256: string }[];
+  files: CheckpointFile[];
+}
+
+export interface PutCheckpointOptions {
+  /** Default none. Honoured by stores that upload (s3://); file:// copies as is. */
+  compress?: CheckpointCompression;
 }
 
 /** A checkpoint that must not be restored: incomplete, tampered with, or with unsafe paths. */
@@ -68,12 +93,35 @@ export interface RunStore extends RunStoreReader {
   /** Every metric point of the trial, all attempts, in the order written; damaged lines are skipped. */
   readMetrics(ref: TrialRef): Promise<MetricPoint[]>;
   appendLog(ref: TrialRef, attempt: number, rank: number, chunk: string | Uint8Array): Promise<void>;
-  /** Copies the files (paths relative to localDir), then MANIFEST.json, then moves LATEST. */
-  putCheckpoint(ref: TrialRef, step: number, attempt: number, localDir: string, files: readonly string[]): Promise<CheckpointManifest>;
+  /**
+   * The node's log from byte `fromOffset` to its current end (empty when nothing is new);
+   * undefined when the attempt has no log for that rank yet. Offsets are stable: a log only grows.
+   */
+  readLog(ref: TrialRef, attempt: number, rank: number, fromOffset?: number): Promise<Buffer | undefined>;
+  /**
+   * Stores the files (paths relative to localDir), then MANIFEST.json, then moves LATEST. A file
+   * whose sha256 an earlier complete checkpoint of the trial already holds may be stored as a
+   * reference to that copy (the entry's `object`).
+   */
+  putCheckpoint(ref: TrialRef, step: number, attempt: number, localDir: string, files: readonly string[], opts?: PutCheckpointOptions): Promise<CheckpointManifest>;
   /** Steps of complete checkpoints (with a MANIFEST), ascending. */
   listCheckpoints(ref: TrialRef): Promise<number[]>;
+  /**
+   * Deletes the checkpoint (MANIFEST first, so a crash leaves it merely incomplete) and moves
+   * LATEST back when it pointed here; bytes another complete checkpoint refers to are kept.
+   */
   deleteCheckpoint(ref: TrialRef, step: number): Promise<void>;
   /** Restores a complete checkpoint into destDir, verifying every sha256; throws CheckpointError on a mismatch. */
   fetchCheckpoint(ref: TrialRef, step: number, destDir: string): Promise<CheckpointManifest>;
   writeResult(ref: TrialRef, result: TrialResult): Promise<void>;
 }
+
+/** Project, job and trial names become path segments (file) or key segments (s3): none may climb out. */
+export function checkComponents(parts: readonly string[]): void {
+  for (const part of parts) {
+    if (!part || part === '.' || part === '..' || /[/\\\0]/.test(part)) throw new Error(`bug: invalid store path component ${JSON.stringify(part)}`);
+  }
+}
+
+/** How every JSON record is written, so both stores hold the same bytes. */
+export const recordJson = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;

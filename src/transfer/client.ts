@@ -40,6 +40,9 @@ export function createS3Client(opts: S3ClientOptions = {}): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: opts.maxAttempts ?? 5,
     retryMode: 'adaptive',
+    // the SDK's default logger prints a console warning for every failed streamed upload part, which
+    // the transfer engine retries itself; errors reach the user through the engine's own messages
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
     requestHandler: new NodeHttpHandler({
       httpAgent: new HttpAgent(agent),
       httpsAgent: new HttpsAgent(agent),

@@ -39,4 +39,25 @@ describe('launchRequest', () => {
     expect(launchRequest(job, trial, { attempt: 1 }).task).not.toHaveProperty('resumeFromStep');
     expect(() => launchRequest(job, trial, {})).toThrow('has no attempt number');
   });
+
+  it('carries spec.data and checkpoint.compress to the runner, and leaves them out when unset', () => {
+    const { job, trial } = load(`  code: { path: test/fixtures/apply/code, command: "python3 train.py" }
+  data:
+    - { source: s3://bucket/datasets/mini/, target: data/, include: ["**/*.csv"], exclude: ["val/**"] }
+    - { source: file://./test/fixtures, target: fixtures/, verify: sha256 }
+  checkpoint: { compress: zstd }
+`);
+    expect(launchRequest(job, trial, { attempt: 1 }).task).toMatchObject({
+      checkpoint: { compress: 'zstd' },
+      data: [
+        { source: 's3://bucket/datasets/mini/', target: 'data/', verify: 'etag', include: ['**/*.csv'], exclude: ['val/**'] },
+        { source: `file://${join(repoRoot, 'test/fixtures')}`, target: 'fixtures/', verify: 'sha256' },
+      ],
+    });
+    const plain = load(`  code: { path: test/fixtures/apply/code, command: "python3 train.py" }
+`);
+    const task = launchRequest(plain.job, plain.trial, { attempt: 1 }).task;
+    expect(task).not.toHaveProperty('data');
+    expect(task.checkpoint).not.toHaveProperty('compress');
+  });
 });

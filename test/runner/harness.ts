@@ -45,7 +45,7 @@ export type TaskOverrides = Partial<Omit<RunnerTask, 'checkpoint' | 'metrics' | 
 };
 
 /** A task for node `nodeRank` of `attempt`; without a workDir, a fresh copy of the fixtures is one. */
-export function makeTask(sb: Sandbox, o: TaskOverrides = {}): RunnerTask {
+export function makeTask(sb: Pick<Sandbox, 'root' | 'storeUri' | 'ref'>, o: TaskOverrides = {}): RunnerTask {
   const attempt = o.attempt ?? 1;
   const nodeRank = o.nodeRank ?? 0;
   const workDir = o.workDir ?? join(sb.root, `work-a${attempt}-r${nodeRank}`);

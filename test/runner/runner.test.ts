@@ -220,7 +220,8 @@ describe('runner: as shipped', () => {
       ['{ not json', 'is not valid JSON'],
       [JSON.stringify({ formatVersion: 99 }), 'formatVersion 99'],
       [JSON.stringify({ ...makeTask(sandbox()), heartbeatMs: 'often' }), 'heartbeatMs must be'],
-      [JSON.stringify({ ...makeTask(sandbox()), storeUri: 's3://bucket/runs/' }), 's3:// stores are not supported'],
+      [JSON.stringify({ ...makeTask(sandbox()), storeUri: 'gs://bucket/runs/' }), 'unknown scheme (expected file:// or s3://)'],
+      [JSON.stringify({ ...makeTask(sandbox()), storeUri: 's3://Bad_Bucket/runs/' }), 'invalid S3 bucket name "Bad_Bucket"'],
     ];
     for (const [i, [text, expected]] of cases.entries()) {
       const path = join(dir, `task-${i}.json`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointWatcher, checkpointsToPrune, groupByStep, stepFromPath } from '../../src/runner/checkpoints.js';
 import { distributedCommand, trainingEnv, withResumeArg } from '../../src/runner/command.js';
-import { globToRegExp, matchesGlob } from '../../src/runner/glob.js';
+import { globToRegExp, matchesGlob } from '../../src/core/glob.js';
 import { LogSink } from '../../src/runner/log.js';
 import { compilePatterns, extractMetrics, LineSplitter, MetricsRecorder } from '../../src/runner/metrics.js';
 import { parseRunnerTask } from '../../src/runner/task-file.js';

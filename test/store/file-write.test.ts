@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { openRunStore } from '../../src/store/open.js';
@@ -128,11 +129,44 @@ describe('FileStore checkpoints', () => {
   });
 });
 
+describe('FileStore manifests written elsewhere (an s3:// store synced down)', () => {
+  it('follows an entry\'s object to an earlier checkpoint, undoes its encoding, and keeps referenced bytes on delete', async () => {
+    const { store, ref, trialDir } = sandbox();
+    await store.putCheckpoint(ref, 1, 1, localCheckpoint({ 'a.pt': 'weights' }), ['a.pt']);
+    const dir2 = join(trialDir, 'checkpoints', '2');
+    mkdirSync(dir2, { recursive: true });
+    writeFileSync(join(dir2, 'b.pt.gz'), gzipSync('optimizer state'));
+    writeFileSync(join(dir2, 'MANIFEST.json'), JSON.stringify({ step: 2, createdAt: 't', attempt: 1, files: [
+      { path: 'a.pt', size: 7, sha256: sha('weights'), object: 'checkpoints/1/a.pt' },
+      { path: 'b.pt', size: 15, sha256: sha('optimizer state'), object: 'checkpoints/2/b.pt.gz', encoding: 'gzip' },
+    ] }));
+    await store.deleteCheckpoint(ref, 1);
+    expect(existsSync(join(trialDir, 'checkpoints', '1', 'MANIFEST.json'))).toBe(false);
+    expect(readFileSync(join(trialDir, 'checkpoints', '1', 'a.pt'), 'utf8')).toBe('weights');
+    const dest = scratchDir();
+    await store.fetchCheckpoint(ref, 2, dest);
+    expect(readFileSync(join(dest, 'a.pt'), 'utf8')).toBe('weights');
+    expect(readFileSync(join(dest, 'b.pt'), 'utf8')).toBe('optimizer state');
+    writeFileSync(join(dir2, 'b.pt.gz'), 'not gzip');
+    await expect(store.fetchCheckpoint(ref, 2, scratchDir())).rejects.toThrow(/b\.pt: cannot decompress \(gzip\)/);
+    await store.deleteCheckpoint(ref, 2);
+    expect(existsSync(join(trialDir, 'checkpoints', '1'))).toBe(false);
+    expect(existsSync(join(trialDir, 'checkpoints', '2'))).toBe(false);
+  });
+
+  it('reads a log from an offset, and nothing for a rank without one', async () => {
+    const { store, ref } = sandbox();
+    await store.appendLog(ref, 1, 0, 'hello\nworld\n');
+    expect((await store.readLog(ref, 1, 0, 6))?.toString()).toBe('world\n');
+    expect(await store.readLog(ref, 1, 1)).toBeUndefined();
+  });
+});
+
 describe('openRunStore', () => {
-  it('opens file:// and explains everything else', () => {
-    expect(openRunStore('file:///tmp/runs')).toBeInstanceOf(FileStore);
-    expect(openRunStore('s3://bucket/runs/')).toEqual({ error: expect.stringContaining('s3:// stores are not supported') });
-    expect(openRunStore('gs://bucket/runs/')).toEqual({ error: expect.stringContaining('unknown scheme') });
-    expect(openRunStore('file://host/x')).toEqual({ error: expect.stringContaining('not a valid file:// URI') });
+  it('opens file:// and explains everything else (s3:// in s3-store.test.ts)', async () => {
+    expect(await openRunStore('file:///tmp/runs')).toBeInstanceOf(FileStore);
+    expect(await openRunStore('gs://bucket/runs/')).toEqual({ error: expect.stringContaining('unknown scheme') });
+    expect(await openRunStore('file://host/x')).toEqual({ error: expect.stringContaining('not a valid file:// URI') });
+    expect(await openRunStore('s3://Bad_Bucket/runs/')).toEqual({ error: 'output store s3://Bad_Bucket/runs/: invalid S3 bucket name "Bad_Bucket"', hint: expect.stringContaining('bucket names') });
   });
 });

@@ -1,6 +1,6 @@
-// The checkpoint pattern: a small glob over '/'-separated relative paths — `*` and `?` within a
-// segment, `**` across segments, `{a,b}` alternatives, `[…]` classes. Enough for checkpoint names
-// without a dependency in the runner bundle.
+// Globs over '/'-separated relative paths — `*` and `?` within a segment, `**` across segments,
+// `{a,b}` alternatives, `[…]` classes. Shared by the runner's checkpoint pattern and the transfer
+// engine's include/exclude filters; no dependency, so the runner bundle stays small.
 
 export function globToRegExp(glob: string): RegExp {
   let re = '';

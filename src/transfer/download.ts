@@ -1,0 +1,319 @@
+// Downloading objects into a temp file in the target directory, renamed into place only when
+// complete and verified, so a final name never holds a truncated file. Large objects come as
+// parallel ranged GETs written at their offsets; each range is hashed as it streams, aligned with
+// the object's parts when known so a multipart ETag can be checked without reading the file again.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { TransferError, toTransferError } from './errors.js';
+import { headObject } from './list.js';
+import { Meter, MiB, request, resolveOptions, Slots, type Resolved } from './ops.js';
+import { wireFor } from './wire.js';
+import type { S3Location } from './uri.js';
+import type { ObjectInfo, TransferOptions, TransferReport } from './types.js';
+
+/** Objects up to this size are collected in memory and written with one call. */
+const BUFFERED_MAX = 1 * MiB;
+/** Ranges align with the object's parts only when parts are in this size band. */
+const ALIGN_MIN = 1 * MiB;
+const ALIGN_MAX = 128 * MiB;
+const PART_SIZE_META = 'trainctl-part-size';
+
+export interface DownloadRun {
+  client: S3Client;
+  r: Resolved;
+  slots: Slots;
+  meter: Meter;
+  opts: TransferOptions;
+}
+
+/** An object to download, with what the listing or a HEAD said about it. */
+export interface DownloadSource extends ObjectInfo {
+  bucket: string;
+  metadata?: Record<string, string>;
+  /** Size of every part but the last, when known (multipart objects). */
+  partSize?: number;
+}
+
+export function newDownloadRun(client: S3Client, opts: TransferOptions): DownloadRun {
+  const r = resolveOptions(opts, 'down');
+  return { client, r, slots: new Slots(r.concurrency), meter: new Meter(opts.onProgress), opts };
+}
+
+/** Parts count of a multipart ETag ("…-12" → 12), 0 for a plain MD5 ETag. */
+export function etagParts(etag: string): number {
+  const m = /^[0-9a-f]{32}-(\d+)$/.exec(etag);
+  return m ? Number(m[1]) : 0;
+}
+
+function isPlainMd5(etag: string): boolean {
+  return /^[0-9a-f]{32}$/.test(etag);
+}
+
+/**
+ * Downloads one object to localPath (an existing directory, or a path ending in '/', gets the key's
+ * base name appended). Throws TransferError when it fails.
+ */
+export async function downloadObject(client: S3Client, loc: S3Location, localPath: string, opts: TransferOptions = {}): Promise<TransferReport> {
+  const started = Date.now();
+  if (loc.key === '' || loc.key.endsWith('/')) throw new TransferError('other', `s3://${loc.bucket}/${loc.key} is a prefix, not an object`, 'download a prefix with --recursive');
+  const head = await headObject(client, loc, { signal: opts.signal });
+  if (!head) throw new TransferError('not-found', `s3://${loc.bucket}/${loc.key} does not exist`);
+  let target = localPath;
+  const isDir = localPath.endsWith('/') || (await stat(localPath).then((s) => s.isDirectory(), () => false));
+  if (isDir) target = join(localPath, basename(loc.key));
+  const run = newDownloadRun(client, opts);
+  run.meter.bytesTotal = head.size;
+  run.meter.filesTotal = 1;
+  const src: DownloadSource = { ...head, bucket: loc.bucket, partSize: await knownPartSize(run, { ...head, bucket: loc.bucket }) };
+  try {
+    await mkdir(dirname(target), { recursive: true });
+  } catch (err) {
+    throw toTransferError(err, { action: `create ${dirname(target)}` });
+  }
+  const bytes = await getObject(run, src, target);
+  run.meter.fileDone();
+  run.meter.tick(true);
+  return { files: 1, bytes, skipped: 0, failed: [], durationMs: Date.now() - started, resumedBytes: 0, warnings: [] };
+}
+
+/**
+ * The part size of a multipart object, for ETag checks: from our own upload's metadata, else
+ * HeadObject partNumber=1. undefined when not multipart, not verifying, or not knowable.
+ */
+export async function knownPartSize(run: DownloadRun, src: DownloadSource): Promise<number | undefined> {
+  const parts = etagParts(src.etag);
+  if (parts === 0 || (run.r.verify !== 'etag' && run.r.verify !== 'sha256')) return undefined;
+  const fits = (ps: number) => ps > 0 && Math.ceil(src.size / ps) === parts;
+  const meta = Number(src.metadata?.[PART_SIZE_META]);
+  if (fits(meta)) return meta;
+  if (parts === 1) return src.size;
+  try {
+    const first = await headObject(run.client, { bucket: src.bucket, key: src.key }, { signal: run.r.signal, partNumber: 1 });
+    if (first && first.etag === src.etag && fits(first.size)) return first.size;
+  } catch {
+    // servers without partNumber support: the size is still checked
+  }
+  return undefined;
+}
+
+/** Gives the file the object's LastModified as mtime (sync compares it) and, when durable, syncs it. */
+async function finish(run: DownloadRun, src: DownloadSource, fh: FileHandle): Promise<void> {
+  if (src.lastModified.getTime() > 0) await fh.utimes(src.lastModified, src.lastModified);
+  if (run.opts.durable) await fh.sync();
+}
+
+function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.trainctl-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Writes are gathered to this size: fewer syscalls, bounded memory per request in flight. */
+const WRITE_BATCH = 1 * MiB;
+
+/** Writes all of the buffers at position (writev may write less than asked). */
+async function writeAllAt(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  const bufs = [...buffers];
+  let pos = position;
+  while (bufs.length > 0) {
+    const { bytesWritten } = await fh.writev(bufs, pos);
+    pos += bytesWritten;
+    let skip = bytesWritten;
+    while (bufs.length > 0 && skip >= bufs[0]!.length) skip -= bufs.shift()!.length;
+    if (skip > 0) bufs[0] = bufs[0]!.subarray(skip);
+  }
+}
+
+/**
+ * Streams a response body into the file at `start`, passing each chunk to `onChunk` (hashing);
+ * returns the bytes received. The handle stays open and owned by the caller (a stream opened on
+ * its fd would close it on error).
+ */
+async function writeBodyAt(body: AsyncIterable<Buffer>, fh: FileHandle, start: number, onChunk: (chunk: Buffer) => void): Promise<number> {
+  let pos = start;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of body) {
+    onChunk(chunk);
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes >= WRITE_BATCH) {
+      await writeAllAt(fh, pending, pos);
+      pos += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    }
+  }
+  if (pendingBytes > 0) await writeAllAt(fh, pending, pos);
+  return pos + pendingBytes - start;
+}
+
+interface Range {
+  start: number;
+  length: number;
+}
+
+/**
+ * Downloads src to target through a temp file; returns the bytes received. Verifies per
+ * run.r.verify, sets the file's mtime to the object's LastModified (so sync sees it unchanged),
+ * and renames into place. The temp file is removed on failure.
+ */
+export async function getObject(run: DownloadRun, src: DownloadSource, target: string): Promise<number> {
+  const tmp = tempPathFor(target);
+  const what = `download s3://${src.bucket}/${src.key}`;
+  try {
+    // sizes are checked as bytes arrive (every range, every whole body), so no stat here
+    if (src.size < run.r.multipartThreshold || src.size === 0) {
+      await run.slots.run(() => getWhole(run, src, tmp, what));
+    } else {
+      await getRanged(run, src, tmp, what);
+    }
+    await rename(tmp, target);
+    return src.size;
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw toTransferError(err, { bucket: src.bucket, key: src.key, action: `download ${target}` });
+  }
+}
+
+/** A GET of the object or a range of it; every range must come from the version the listing saw (If-Match). */
+async function send(run: DownloadRun, src: DownloadSource, range: Range | undefined): Promise<Readable | undefined> {
+  const ifMatch = src.etag ? `"${src.etag}"` : undefined;
+  const rangeHeader = range ? `bytes=${range.start}-${range.start + range.length - 1}` : undefined;
+  const wire = await wireFor(run.client);
+  if (wire) {
+    const headers: Record<string, string> = {};
+    if (ifMatch) headers['if-match'] = ifMatch;
+    if (rangeHeader) headers.range = rangeHeader;
+    return (await wire.send({ method: 'GET', bucket: src.bucket, key: src.key, headers }, run.r.signal)).body;
+  }
+  const out = await run.client.send(new GetObjectCommand({ Bucket: src.bucket, Key: src.key, IfMatch: ifMatch, Range: rangeHeader }), { abortSignal: run.r.signal });
+  return out.Body as Readable | undefined;
+}
+
+function verifyDigest(run: DownloadRun, src: DownloadSource, partMd5s: Buffer[] | undefined, sha256: Buffer | undefined, what: string): void {
+  if (partMd5s && (run.r.verify === 'etag' || run.r.verify === 'sha256')) {
+    const got = etagParts(src.etag) > 0 ? `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}` : partMd5s[0]!.toString('hex');
+    if (got !== src.etag) throw new TransferError('verify', `${what}: content does not match the ETag (${src.etag}, got ${got})`, 'the object may have changed during the download; try again');
+  }
+  const want = src.metadata?.sha256;
+  if (sha256 && want && run.r.verify === 'sha256' && sha256.toString('hex') !== want) {
+    throw new TransferError('verify', `${what}: SHA-256 ${sha256.toString('hex')} differs from the stored ${want}`);
+  }
+}
+
+/** One GET of the whole object: buffered when small, else streamed to the temp file. Hashed as it streams. */
+async function getWhole(run: DownloadRun, src: DownloadSource, tmp: string, what: string): Promise<void> {
+  const ps = src.partSize ?? src.size;
+  const checkMd5 = (run.r.verify === 'etag' || run.r.verify === 'sha256') && (isPlainMd5(src.etag) || (etagParts(src.etag) > 0 && src.partSize !== undefined));
+  const wantSha = run.r.verify === 'sha256' && src.metadata?.sha256 !== undefined;
+  let partMd5s: Buffer[] = [];
+  let sha: ReturnType<typeof createHash> | undefined;
+  await request(run.client, run.r, { bucket: src.bucket, key: src.key, action: what }, async () => {
+    const body = await send(run, src, undefined);
+    if (!body) throw new TransferError('other', `${what}: empty response`);
+    partMd5s = [];
+    sha = wantSha ? createHash('sha256') : undefined;
+    // MD5 per original part (one part for a plain ETag), split at part boundaries as bytes arrive
+    let md5 = checkMd5 ? createHash('md5') : undefined;
+    let inPart = 0;
+    const feed = (chunk: Buffer) => {
+      sha?.update(chunk);
+      if (!md5) return;
+      let off = 0;
+      while (off < chunk.length) {
+        const take = Math.min(chunk.length - off, ps - inPart);
+        md5.update(off === 0 && take === chunk.length ? chunk : chunk.subarray(off, off + take));
+        off += take;
+        inPart += take;
+        if (inPart === ps) {
+          partMd5s.push(md5.digest());
+          md5 = createHash('md5');
+          inPart = 0;
+        }
+      }
+    };
+    if (src.size <= BUFFERED_MAX) {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        n += chunk.length;
+        feed(chunk);
+      }
+      if (n !== src.size) throw new TransferError('network', `${what}: connection ended after ${n} of ${src.size} bytes`);
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n));
+        await finish(run, src, fh);
+      } finally {
+        await fh.close();
+      }
+    } else {
+      const fh = await open(tmp, 'w');
+      let n: number;
+      try {
+        n = await writeBodyAt(body as AsyncIterable<Buffer>, fh, 0, feed);
+        if (n === src.size) await finish(run, src, fh);
+      } finally {
+        await fh.close();
+      }
+      if (n !== src.size) throw new TransferError('network', `${what}: connection ended after ${n} of ${src.size} bytes`);
+    }
+    if (md5 && (inPart > 0 || partMd5s.length === 0)) partMd5s.push(md5.digest());
+  });
+  run.meter.add(src.size);
+  verifyDigest(run, src, checkMd5 ? partMd5s : undefined, sha?.digest(), what);
+}
+
+/** Parallel ranged GETs into one preallocated temp file, each range hashed as it streams. */
+async function getRanged(run: DownloadRun, src: DownloadSource, tmp: string, what: string): Promise<void> {
+  const aligned = src.partSize !== undefined && src.partSize >= ALIGN_MIN && src.partSize <= ALIGN_MAX;
+  const rangeSize = aligned ? src.partSize! : run.r.partSize;
+  const ranges: Range[] = [];
+  for (let start = 0; start < src.size; start += rangeSize) ranges.push({ start, length: Math.min(rangeSize, src.size - start) });
+  const hashParts = aligned && (run.r.verify === 'etag' || run.r.verify === 'sha256');
+  const md5s: Buffer[] = new Array<Buffer>(ranges.length);
+  const fh: FileHandle = await open(tmp, 'w');
+  let failure: unknown;
+  try {
+    await fh.truncate(src.size);
+    await Promise.all(
+      ranges.map((range, i) =>
+        run.slots
+          .run(async () => {
+            if (failure) return;
+            await request(run.client, run.r, { bucket: src.bucket, key: src.key, action: `${what} (bytes ${range.start}+${range.length})` }, async () => {
+              const body = await send(run, src, range);
+              if (!body) throw new TransferError('other', `${what}: empty response`);
+              const md5 = hashParts ? createHash('md5') : undefined;
+              const n = await writeBodyAt(body as AsyncIterable<Buffer>, fh, range.start, md5 ? (chunk) => md5.update(chunk) : () => undefined);
+              if (n !== range.length) throw new TransferError('network', `${what}: range at ${range.start} ended after ${n} of ${range.length} bytes`);
+              if (md5) md5s[i] = md5.digest();
+            });
+            run.meter.add(range.length);
+          })
+          .catch((err: unknown) => {
+            failure ??= err;
+          }),
+      ),
+    );
+    if (failure) throw failure;
+    await finish(run, src, fh);
+  } finally {
+    await fh.close();
+  }
+  // whole-object digests that ranges cannot give: read the file once more, sequentially
+  const needPlainMd5 = (run.r.verify === 'etag' || run.r.verify === 'sha256') && isPlainMd5(src.etag);
+  const needSha = run.r.verify === 'sha256' && src.metadata?.sha256 !== undefined;
+  if (needPlainMd5 || needSha) {
+    const hashes = [...(needPlainMd5 ? [createHash('md5')] : []), ...(needSha ? [createHash('sha256')] : [])];
+    for await (const chunk of createReadStream(tmp, { highWaterMark: MiB }) as AsyncIterable<Buffer>) for (const h of hashes) h.update(chunk);
+    const md5 = needPlainMd5 ? hashes.shift()!.digest() : undefined;
+    verifyDigest(run, src, md5 ? [md5] : undefined, needSha ? hashes[0]!.digest() : undefined, what);
+  } else {
+    verifyDigest(run, src, hashParts ? md5s : undefined, undefined, what);
+  }
+}

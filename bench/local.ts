@@ -300,8 +300,15 @@ const store = new FileStore(pathToFileURL(join(root, 'store')).href);
 const ref = { project: 'bench', job: 'ckpt', trial: 'ckpt-00000000' };
 const cpDest = join(root, 'cp-dest');
 const ROUNDS = 3;
-/** Untimed: lets the writeback of the previous run finish, so it does not slow the next one. */
-const settle = () => execFileSync('sync');
+/**
+ * Untimed, before every timed copy: finish the writeback of the previous run, and read the source
+ * back into the page cache (proactive reclaim, e.g. DAMON, may have paged part of it out), so each
+ * contender starts from the same state.
+ */
+function settle(s: { dir: string; files: string[] }): void {
+  execFileSync('sync');
+  for (const f of s.files) readFileSync(join(s.dir, f));
+}
 console.log(`  checkpoint upload to a file:// store (sha256 while copying, fsync per file, MANIFEST, LATEST); median of ${ROUNDS}, alternating`);
 let step = 0;
 for (const s of sets) {
@@ -310,23 +317,22 @@ for (const s of sets) {
   const cp: number[] = [];
   const cpSync: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
+    settle(s);
     let t = performance.now();
     await store.putCheckpoint(ref, ++step, 1, s.dir, s.files);
     put.push(performance.now() - t);
     rmSync(join(root, 'store'), { recursive: true, force: true });
-    settle();
+    settle(s);
     t = performance.now();
     execFileSync('cp', ['-r', s.dir, cpDest]);
     cp.push(performance.now() - t);
-    settle();
     rmSync(cpDest, { recursive: true, force: true });
-    settle();
+    settle(s);
     t = performance.now();
     execFileSync('cp', ['-r', s.dir, cpDest]);
     execFileSync('sync');
     cpSync.push(performance.now() - t);
     rmSync(cpDest, { recursive: true, force: true });
-    settle();
   }
   const rate = (t: number) => `${ms(t)} ${(bytes / 1e6 / (t / 1000)).toFixed(0).padStart(5)} MB/s`;
   const [p, c, cs] = [median(put), median(cp), median(cpSync)];

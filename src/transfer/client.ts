@@ -48,6 +48,9 @@ export function createS3Client(opts: S3ClientOptions = {}): S3Client {
       httpsAgent: new HttpsAgent(agent),
       connectionTimeout: 10_000,
       requestTimeout: 120_000,
+      // requestTimeout only warns; a server that stops answering (an OSD that died, a proxy that
+      // hangs) must fail the request so the transfer engine retries it instead of waiting forever
+      socketTimeout: 60_000,
     }),
   });
 }

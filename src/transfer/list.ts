@@ -101,17 +101,30 @@ async function* listFannedOut(client: S3Client, loc: S3Location, parallel: numbe
   };
 
   pump();
-  for (;;) {
-    if (failure) throw failure;
-    if (ready.length > 0) {
-      const batch = ready.splice(0);
-      for (const resume of drained.splice(0)) resume();
-      yield* batch;
-      continue;
+  let finished = false;
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      if (ready.length > 0) {
+        const batch = ready.splice(0);
+        for (const resume of drained.splice(0)) resume();
+        yield* batch;
+        continue;
+      }
+      if (active === 0 && queue.length === 0) {
+        finished = true;
+        return;
+      }
+      await new Promise<void>((r) => (wake = r));
+      pump();
     }
-    if (active === 0 && queue.length === 0) return;
-    await new Promise<void>((r) => (wake = r));
-    pump();
+  } finally {
+    // a consumer that stops early (break, error) stops the listings still running
+    if (!finished) {
+      failure ??= new Error('listing stopped');
+      queue.length = 0;
+      for (const resume of drained.splice(0)) resume();
+    }
   }
 }
 

@@ -34,7 +34,7 @@ export function partSizeFor(size: number, partSize: number): number {
 export function resolveOptions(opts: TransferOptions, direction: 'up' | 'down' = 'up'): Resolved {
   const partSize = Math.max(1, Math.floor(opts.partSize ?? 16 * MiB));
   return {
-    concurrency: Math.max(1, Math.floor(opts.concurrency ?? 32)),
+    concurrency: Math.max(1, Math.floor(opts.concurrency ?? 64)),
     partSize,
     multipartThreshold: Math.max(1, Math.floor(opts.multipartThreshold ?? partSize)),
     verify: opts.verify ?? (direction === 'up' ? 'etag' : 'size'),

@@ -50,7 +50,7 @@ export interface TransferProgress {
 }
 
 export interface TransferOptions {
-  /** Requests in flight at once (small objects and parts of large ones share it). Default 32. */
+  /** Requests in flight at once (small objects and parts of large ones share it). Default 64, the client factory's socket count. */
   concurrency?: number;
   /** Multipart part size and ranged-GET size in bytes; ≥ 5 MiB for multipart on AWS. Default 16 MiB. */
   partSize?: number;

@@ -127,6 +127,7 @@ async function main(): Promise<void> {
   const chunk = Buffer.alloc(16 * MiB);
   for (let n = 0; n < BIG_SIZE; n += chunk.length) writeSync(fd, randomFillSync(chunk));
   closeSync(fd);
+  settle();
 
   const clean = { ...process.env };
   for (const k of Object.keys(clean)) if (/^(AWS_|RCLONE_)/.test(k)) delete clean[k];
@@ -180,12 +181,22 @@ async function main(): Promise<void> {
           if (got.files !== want.files || got.bytes !== want.bytes) throw new Error(`${tool} ${c}: got ${got.files} files / ${got.bytes} bytes, expected ${want.files} / ${want.bytes}`);
         }
         rmSync(out, { recursive: true, force: true });
+        settle();
         samples.set(`${tool}|${c}`, [...(samples.get(`${tool}|${c}`) ?? []), s]);
         console.error(`  round ${r}  ${c.padEnd(10)}  ${tool.padEnd(8)}  ${(s.ms / 1000).toFixed(2)} s  server CPU ${s.serverCpuS.toFixed(2)} s${s.maxRssMB ? `  peak RSS ${s.maxRssMB.toFixed(0)} MB` : ''}`);
       }
     }
   }
   report(samples, cases);
+}
+
+/**
+ * Lets the file system finish with the outputs just deleted (on a `discard` mount, removing 2,000
+ * files keeps the kernel busy for a while) so the next tool does not pay for the previous one.
+ */
+function settle(): void {
+  spawnSync('sync');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
 }
 
 function countFiles(dir: string): { files: number; bytes: number } {

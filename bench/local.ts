@@ -4,8 +4,8 @@
 // and checkpoint upload to a file:// store (peer: `cp -r` of the same files).
 import { spawn, execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { listNodeRecords, processStartTime, type LocalNodeRecord } from '../src/providers/local/nodes.js';
@@ -17,6 +17,7 @@ const root = mkdtempSync(join(tmpdir(), 'trainctl-bench-local-'));
 const specDir = join(root, 'spec');
 const codeDir = join(specDir, 'code');
 const started = Date.now();
+const loadAtStart = loadavg()[0]!;
 const homes: string[] = [];
 // runners are detached and outlive this process unless stopped: whatever way it ends, stop ours
 process.on('exit', cleanup);
@@ -299,15 +300,20 @@ for (const s of sets) {
 const store = new FileStore(pathToFileURL(join(root, 'store')).href);
 const ref = { project: 'bench', job: 'ckpt', trial: 'ckpt-00000000' };
 const cpDest = join(root, 'cp-dest');
-const ROUNDS = 3;
+const ROUNDS = 5;
 /**
  * Untimed, before every timed copy: finish the writeback of the previous run, and read the source
  * back into the page cache (proactive reclaim, e.g. DAMON, may have paged part of it out), so each
  * contender starts from the same state.
  */
+const warmBuffer = Buffer.allocUnsafe(MiB);
 function settle(s: { dir: string; files: string[] }): void {
   execFileSync('sync');
-  for (const f of s.files) readFileSync(join(s.dir, f));
+  for (const f of s.files) {
+    const fd = openSync(join(s.dir, f), 'r');
+    while (readSync(fd, warmBuffer) > 0);
+    closeSync(fd);
+  }
 }
 console.log(`  checkpoint upload to a file:// store (sha256 while copying, fsync per file, MANIFEST, LATEST); median of ${ROUNDS}, alternating`);
 let step = 0;
@@ -340,4 +346,5 @@ for (const s of sets) {
   console.log(`                  putCheckpoint at ${(c / p).toFixed(2)}× the speed of cp -r, ${(cs / p).toFixed(2)}× that of cp -r; sync`);
 }
 
-console.log(`  bench:local took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+// the machine may be shared: figures taken under load are noisy, ratios less so
+console.log(`  bench:local took ${((Date.now() - started) / 1000).toFixed(0)} s; 1-min load average ${loadAtStart.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`);

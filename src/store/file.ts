@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { appendFile, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mapBounded } from '../core/bounded.js';
 import { parseMetricPoint } from '../core/metrics.js';
 import type { AttemptRecord, TrialRecord } from '../core/observed.js';
 import { parseLease, type LeaseRecord, type LeaseStore } from './lock.js';
@@ -327,28 +328,6 @@ async function copyHashing(src: string, dest: string): Promise<{ size: number; s
   return { size, sha256: hash.digest('hex') };
 }
 
-/**
- * fn over items, at most `limit` at a time, results in the items' order. After a failure no new
- * item starts; the ones under way finish, then the first error is thrown.
- */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.error;
-  return results;
-}
 
 function readManifest(dir: string): CheckpointManifest | undefined {
   return parseManifest(readText(join(dir, 'MANIFEST.json'), false));

@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { mapBounded } from '../core/bounded.js';
 import { parseMetricPoint } from '../core/metrics.js';
 import type { AttemptRecord, TrialRecord } from '../core/observed.js';
 import {
@@ -94,7 +95,7 @@ export class S3Store implements RunStore, LeaseStore {
       noteKey(t, parts.slice(2));
     }
     const sorted = [...trials.values()].sort((a, b) => cmp(a.job, b.job) || cmp(a.trial, b.trial));
-    const recs = await mapLimit(sorted, this.opts.concurrency, (t) => this.assembleTrial({ project, job: t.job, trial: t.trial }, t));
+    const recs = await mapBounded(sorted, this.opts.concurrency, (t) => this.assembleTrial({ project, job: t.job, trial: t.trial }, t));
     return recs.filter((r): r is TrialRecord => r !== undefined);
   }
 
@@ -213,7 +214,7 @@ export class S3Store implements RunStore, LeaseStore {
       if (end > from || i === segs.length - 1) wanted.push({ key: s.key, skip: Math.max(0, from - offset) });
       offset = end;
     });
-    const bodies = await mapLimit(wanted, this.opts.concurrency, (w) => this.getBytes(w.key, w.skip));
+    const bodies = await mapBounded(wanted, this.opts.concurrency, (w) => this.getBytes(w.key, w.skip));
     return Buffer.concat(bodies.map((b) => b ?? Buffer.alloc(0)));
   }
 
@@ -238,7 +239,7 @@ export class S3Store implements RunStore, LeaseStore {
     }
     const encoding = encodingFor(opts.compress);
     const names = new Set(files);
-    const entries = await mapLimit(files, 4, async (f): Promise<CheckpointFile> => {
+    const entries = await mapBounded(files, 4, async (f): Promise<CheckpointFile> => {
       const local = join(localDir, f);
       const { size, sha256 } = await hashFile(local);
       const entry: CheckpointFile = { path: f, size, sha256 };
@@ -287,7 +288,7 @@ export class S3Store implements RunStore, LeaseStore {
       const m = /^(\d+)\/MANIFEST\.json$/.exec(o.key.slice(prefix.length));
       return m ? [Number(m[1])] : [];
     });
-    const manifests = await mapLimit(steps, this.opts.concurrency, async (s) => parseManifest(await this.getText(`${prefix}${s}/MANIFEST.json`)));
+    const manifests = await mapBounded(steps, this.opts.concurrency, async (s) => parseManifest(await this.getText(`${prefix}${s}/MANIFEST.json`)));
     const out = new Map<number, CheckpointManifest>();
     steps.forEach((s, i) => {
       const m = manifests[i];
@@ -335,7 +336,7 @@ export class S3Store implements RunStore, LeaseStore {
     // every file is downloaded and verified before any replaces what destDir holds
     const staged: { tmp: string; dest: string; raw?: string }[] = [];
     try {
-      await mapLimit(manifest.files, 4, async (f) => {
+      await mapBounded(manifest.files, 4, async (f) => {
         const dest = join(root, f.path);
         await mkdir(dirname(dest), { recursive: true });
         const tag = randomBytes(6).toString('hex');
@@ -583,25 +584,3 @@ function isNotFound(err: unknown): boolean {
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/**
- * fn over items, at most n at once, results in order. After a failure no new item starts, and the
- * first error is thrown only once every started call has ended (so cleanup sees all their effects).
- */
-async function mapLimit<T, R>(items: readonly T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed: { err: unknown } | undefined;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!);
-      } catch (err) {
-        failed ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  if (failed) throw failed.err;
-  return out;
-}

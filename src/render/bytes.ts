@@ -1,6 +1,7 @@
 // Sizes, rates and transfer progress in words: `1.5 MiB`, `42.0 MiB/s`, the progress line shown
 // on a terminal and the one summary line shown everywhere.
 import { formatDuration } from '../core/duration.js';
+import type { TransferProgress } from '../transfer/types.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -24,14 +25,8 @@ export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(Math.round(bytesPerSecond))}/s`;
 }
 
-export interface ProgressNumbers {
-  bytesDone: number;
-  bytesTotal: number;
-  filesDone: number;
-  filesTotal: number;
-  bytesPerSecond: number;
-  etaMs: number | undefined;
-}
+/** What a progress line shows: the engine's progress, whatever else it carries. */
+export type ProgressNumbers = Omit<TransferProgress, 'elapsedMs'>;
 
 /** `  37%  1.2 GiB / 3.3 GiB  210 MiB/s  ETA 10s  12/40 files` */
 export function progressLine(p: ProgressNumbers): string {

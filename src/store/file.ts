@@ -10,7 +10,7 @@ import { mapBounded } from '../core/bounded.js';
 import { parseMetricPoint } from '../core/metrics.js';
 import type { AttemptRecord, TrialRecord } from '../core/observed.js';
 import { parseLease, type LeaseRecord, type LeaseStore } from './lock.js';
-import { checkpointGarbage, copyDecodingHashing, homeStep, isSafeObject, isSafeRelative, objectOf, parseManifest } from './manifest.js';
+import { assertManifestSafe, checkpointGarbage, copyDecodingHashing, homeStep, isSafeObject, isSafeRelative, objectOf, parseManifest } from './manifest.js';
 import {
   CheckpointError, checkComponents, recordJson as json, type CheckpointManifest, type MetricPoint, type PutCheckpointOptions, type RunStore, type TrialRef, type TrialResult, type TrialSpecRecord,
 } from './store.js';
@@ -172,16 +172,8 @@ export class FileStore implements RunStore, LeaseStore {
     const dir = this.checkpointDir(ref, step);
     const manifest = readManifest(dir);
     if (!manifest) throw new CheckpointError(`checkpoint ${step} of ${ref.trial} is incomplete: no valid MANIFEST.json`);
+    assertManifestSafe(manifest, ref, step, destDir);
     const root = resolve(destDir);
-    for (const f of manifest.files) {
-      const target = resolve(root, f.path);
-      if (!isSafeRelative(f.path) || !target.startsWith(root + sep)) {
-        throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: refusing manifest path ${JSON.stringify(f.path)}`);
-      }
-      if (f.object !== undefined && !isSafeObject(f.object)) {
-        throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: refusing manifest object ${JSON.stringify(f.object)} for ${f.path}`);
-      }
-    }
     // every file is copied and verified before any replaces what destDir holds
     const staged: { tmp: string; dest: string }[] = [];
     try {

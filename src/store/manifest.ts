@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, resolve, sep } from 'node:path';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { CheckpointError, type CheckpointCompression, type CheckpointEncoding, type CheckpointFile, type CheckpointManifest } from './store.js';
+import { CheckpointError, type TrialRef, type CheckpointCompression, type CheckpointEncoding, type CheckpointFile, type CheckpointManifest } from './store.js';
 
 /** Relative, '/'-separated, and never climbing out: what a manifest may name. */
 export function isSafeRelative(path: string): boolean {
@@ -190,4 +190,21 @@ export async function copyDecodingHashing(src: string, dest: string, encoding: C
     throw err;
   }
   return { size, sha256: hash.digest('hex') };
+}
+
+/**
+ * Refuses a manifest that would write outside destDir or read an object outside the checkpoints:
+ * checked for every file before anything is restored.
+ */
+export function assertManifestSafe(manifest: CheckpointManifest, ref: TrialRef, step: number, destDir: string): void {
+  const root = resolve(destDir);
+  for (const f of manifest.files) {
+    const target = resolve(root, f.path);
+    if (!isSafeRelative(f.path) || !target.startsWith(root + sep)) {
+      throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: refusing manifest path ${JSON.stringify(f.path)}`);
+    }
+    if (f.object !== undefined && !isSafeObject(f.object)) {
+      throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: refusing manifest object ${JSON.stringify(f.object)} for ${f.path}`);
+    }
+  }
 }

@@ -17,7 +17,7 @@
 //   at that object. `checkpoint.compress` is applied per file when it saves at least 10%.
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mapBounded } from '../core/bounded.js';
 import { parseMetricPoint } from '../core/metrics.js';
@@ -28,7 +28,7 @@ import {
 } from '../transfer/index.js';
 import { parseLease, type LeaseRecord, type LeaseStore } from './lock.js';
 import {
-  checkpointGarbage, compressIfWorthIt, copyDecodingHashing, defaultObject, encodingFor, ENCODING_SUFFIX, hashFile, isSafeObject, isSafeRelative, objectOf, parseManifest,
+  assertManifestSafe, checkpointGarbage, compressIfWorthIt, copyDecodingHashing, defaultObject, encodingFor, ENCODING_SUFFIX, hashFile, isSafeObject, isSafeRelative, objectOf, parseManifest,
 } from './manifest.js';
 import {
   CheckpointError, checkComponents, recordJson as json, type CheckpointFile, type CheckpointManifest, type MetricPoint, type PutCheckpointOptions, type RunStore,
@@ -323,16 +323,8 @@ export class S3Store implements RunStore, LeaseStore {
     const found = parseManifest(await this.getText(`${dir}MANIFEST.json`));
     if (!found) throw new CheckpointError(`checkpoint ${step} of ${ref.trial} is incomplete: no valid MANIFEST.json`);
     const manifest = found;
+    assertManifestSafe(manifest, ref, step, destDir);
     const root = resolve(destDir);
-    for (const f of manifest.files) {
-      const target = resolve(root, f.path);
-      if (!isSafeRelative(f.path) || !target.startsWith(root + sep)) {
-        throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: refusing manifest path ${JSON.stringify(f.path)}`);
-      }
-      if (f.object !== undefined && !isSafeObject(f.object)) {
-        throw new CheckpointError(`checkpoint ${step} of ${ref.trial}: refusing manifest object ${JSON.stringify(f.object)} for ${f.path}`);
-      }
-    }
     // every file is downloaded and verified before any replaces what destDir holds
     const staged: { tmp: string; dest: string; raw?: string }[] = [];
     try {

@@ -3,16 +3,19 @@
 // few files.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+// TRAINCTL_DIST_DIR lets concurrent test runs in one checkout build and run their own copies.
+const outdir = resolve(root, process.env.TRAINCTL_DIST_DIR ?? 'dist');
 
-rmSync(`${root}dist`, { recursive: true, force: true });
+rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: { bin: 'src/bin.ts', 'bench/plan': 'bench/plan.ts', 'bench/cli': 'bench/cli.ts', 'bench/local': 'bench/local.ts', 'bench/s3': 'bench/s3.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -32,7 +35,7 @@ await build({
 await build({
   absWorkingDir: root,
   entryPoints: { runner: 'src/runner/main.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: false,
   format: 'esm',

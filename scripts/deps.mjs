@@ -1,6 +1,7 @@
 // Installs what the quickstart and the tests need, only when missing, from Debian's packages:
 //   node scripts/deps.mjs python   python3 for the quickstart
-//   node scripts/deps.mjs test     python3-torch (real DDP over gloo in the tests)
+//   node scripts/deps.mjs test     python3-torch (real DDP over gloo in the tests), awscli (the
+//                                  emulator must answer Debian's `aws`), chromium (the HTML report)
 // As root it runs apt-get; otherwise it says what to install and exits 1.
 import { spawnSync } from 'node:child_process';
 
@@ -10,6 +11,8 @@ const has = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 
 const missing = [];
 if (!has('python3', ['-c', '0']) && !has('/usr/bin/python3', ['-c', '0'])) missing.push('python3');
 if (need === 'test' && !has('/usr/bin/python3', ['-c', 'import torch.distributed'])) missing.push('python3-torch');
+if (need === 'test' && !has('/usr/bin/aws', ['--version'])) missing.push('awscli');
+if (need === 'test' && !has('/usr/bin/chromium', ['--version'])) missing.push('chromium');
 if (missing.length === 0) process.exit(0);
 
 const root = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -7,7 +7,9 @@ import { afterAll } from 'vitest';
 import type { AttemptRecord, TrialRecord } from '../src/core/observed.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
-export const binPath = join(repoRoot, 'dist', 'bin.js');
+/** The built CLI; TRAINCTL_DIST_DIR (as for scripts/build.mjs) points at another build of it. */
+export const distDir = resolve(repoRoot, process.env.TRAINCTL_DIST_DIR ?? 'dist');
+export const binPath = join(distDir, 'bin.js');
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 

@@ -10,11 +10,11 @@ import { processStartTime } from '../../src/providers/local/nodes.js';
 import type { RunnerTask } from '../../src/runner/task.js';
 import { FileStore } from '../../src/store/file.js';
 import type { TrialRef } from '../../src/store/store.js';
-import { repoRoot } from '../helpers.js';
+import { distDir, repoRoot } from '../helpers.js';
 
 export const PY = '/usr/bin/python3';
 export const fixturesDir = join(repoRoot, 'test', 'fixtures', 'train');
-export const runnerPath = join(repoRoot, 'dist', 'runner.js');
+export const runnerPath = join(distDir, 'runner.js');
 
 export interface Sandbox {
   root: string;

@@ -6,7 +6,7 @@ const sideEffects = ['@aws-sdk/*', 'execa', 'listr2', 'node:child_process', 'chi
 const layers = (...names) => names.flatMap((n) => [`**/${n}/**`, `../${n}/*`, `../../${n}/*`]);
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'src/spec/validator.gen.js', 'src/spec/schema.gen.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.scratch/**', 'test-artifacts/**', 'src/spec/validator.gen.js', 'src/spec/schema.gen.ts'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -20,13 +20,6 @@ import { renderTable } from '../src/render/table.js';
 import { createS3Client, downloadObject, downloadTree, uploadFile, uploadTree, type TransferReport } from '../src/transfer/index.js';
 import { startS3Server } from '../scripts/s3-server.mjs';
 
-// the SDK warns about node 20 on first use; not news for a benchmark's output
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  if (String(typeof warning === 'string' ? `${String(rest[0])} ${warning}` : warning.name).includes('NodeVersionSupportWarning')) return;
-  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
-
 const MiB = 1024 * 1024;
 const SMALL_FILES = 2000;
 const SMALL_SIZE = 64 * 1024;

@@ -14,7 +14,7 @@ const outdir = resolve(root, process.env.TRAINCTL_DIST_DIR ?? 'dist');
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { bin: 'src/bin.ts', 'bench/plan': 'bench/plan.ts', 'bench/cli': 'bench/cli.ts', 'bench/local': 'bench/local.ts', 'bench/s3': 'bench/s3.ts' },
+  entryPoints: { bin: 'src/bin.ts', 'bench/plan': 'bench/plan.ts', 'bench/cli': 'bench/cli.ts', 'bench/local': 'bench/local.ts', 'bench/s3': 'bench/s3.ts', 'bench/aws': 'bench/aws.ts' },
   outdir,
   bundle: true,
   splitting: true,

@@ -37,6 +37,7 @@ export async function carryOut(ctx: CommandContext, source: PlanSource): Promise
   const plan = source.saved ?? pr.plan;
 
   ctx.stdout.write(renderPlanText(plan, c));
+  refuseOverBudget(plan, Boolean(ctx.values['allow-over-budget']));
   const pending = hasChanges(plan) || (wait && plan.summary.wait > 0);
   if (!pending && !wait) return 0;
 
@@ -48,7 +49,7 @@ export async function carryOut(ctx: CommandContext, source: PlanSource): Promise
   ctx.stdout.write('\n');
 
   if (!wait) {
-    const outcomes = await executePlan(plan, { jobs, trials: pr.trials, resources: pr.observed.resources, env }, {
+    const outcomes = await executePlan(plan, { jobs, trials: pr.trials, resources: pr.observed.resources, records: pr.observed.records, env }, {
       renderer: tty ? 'default' : 'silent',
       ...(tty ? {} : { onOutcome: (o: ActionOutcome) => ctx.stdout.write(`${outcomeText(o)}\n`) }),
     });
@@ -139,6 +140,14 @@ function readSavedPlan(abs: string, shown: string): SavedPlan {
     && typeof p.observedDigest === 'string' && typeof p.desiredDigest === 'string' && typeof p.options === 'object' && p.options !== null;
   if (!valid) throw new ExitError(`${shown} is not a saved plan of this version of trainctl`, 1, 'save one with `trainctl plan --out plan.json`');
   return { ...(p as SavedPlan), warnings: p.warnings ?? [], jobs: p.jobs ?? [] };
+}
+
+/** A plan that could spend more than a job's limits.costUSD launches nothing unless the user says so. */
+function refuseOverBudget(plan: Plan, allowed: boolean): void {
+  const over = plan.jobs.filter((j) => j.estimate?.overLimit);
+  if (allowed || over.length === 0) return;
+  const what = over.map((j) => `job ${j.job} could cost $${(j.estimate!.worstCaseUSD as number).toFixed(2)}, over its limits.costUSD $${j.costLimitUSD!.toFixed(2)}`).join('; ');
+  throw new ExitError(`${what}; nothing was launched`, 1, 'raise limits.costUSD, shorten limits.maxDuration or lower the trial count, or pass --allow-over-budget (the runners still stop at the limit)');
 }
 
 function parseInterval(text: string | undefined, wait: boolean): number {

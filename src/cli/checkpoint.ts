@@ -1,6 +1,6 @@
 // `trainctl checkpoint <verb>`: dispatches to the verb's module, loaded only when it runs.
 import type { CommandContext } from './commands.js';
-import { quietSdkNotice, withS3Errors } from './s3.js';
+import { withS3Errors } from './s3.js';
 
 const VERBS: Record<string, () => Promise<(ctx: CommandContext) => Promise<number>>> = {
   list: async () => (await import('./checkpoint-list.js')).list,
@@ -12,6 +12,5 @@ const VERBS: Record<string, () => Promise<(ctx: CommandContext) => Promise<numbe
 export async function run(ctx: CommandContext): Promise<number> {
   const load = VERBS[ctx.verb ?? ''];
   if (!load) throw new Error(`bug: checkpoint verb ${ctx.verb} has no module`);
-  quietSdkNotice();
   return withS3Errors(async () => (await load())(ctx));
 }

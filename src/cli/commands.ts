@@ -48,6 +48,11 @@ const dryRun = { type: 'boolean' } as const;
 const endpointUrl = { type: 'string' } as const;
 const recursive = { type: 'boolean', short: 'r' } as const;
 const glob = { type: 'string', multiple: true } as const;
+const RESOURCES = { region: { type: 'string', multiple: true }, duration: { type: 'string' } } as const;
+const RESOURCES_COMMON = `      --region <r[,r…]>     regions to look in (repeatable; default: the specs' compute.region
+                            and AWS_REGION / AWS_DEFAULT_REGION)
+  -f, --file <path>         specs whose run stores tell heartbeats and known trials (repeatable)
+      --no-color            no colours (also NO_COLOR=1; off when not a terminal)`;
 const S3_COMMON = `      --endpoint-url <url>  S3 endpoint (default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS);
                             credentials and region from the AWS SDK's default chain`;
 
@@ -89,7 +94,7 @@ Options:
     name: 'apply',
     summary: 'Carry out the plan: launch, resume and stop trials',
     usage: 'trainctl apply (-f <file|dir>... | <plan.json>) [--yes] [--prune] [--wait [--interval 2s]]',
-    options: { file, yes: { type: 'boolean', short: 'y' }, prune: { type: 'boolean' }, wait: { type: 'boolean' }, interval: { type: 'string' }, 'no-color': noColor },
+    options: { file, yes: { type: 'boolean', short: 'y' }, prune: { type: 'boolean' }, wait: { type: 'boolean' }, interval: { type: 'string' }, 'allow-over-budget': { type: 'boolean' }, 'no-color': noColor },
     help: `Plans as \`trainctl plan\` does, prints the plan, asks for confirmation and carries it out:
 launches new, resumed and retried trials in parallel, and stops what the plan stops. Running it
 again changes nothing that is already done. Given a plan saved with \`trainctl plan --out\`, it
@@ -101,6 +106,7 @@ Options:
       --prune            also delete managed resources whose trial is in no spec
       --wait             keep reconciling until every trial has finished, with live progress
       --interval <dur>   time between passes with --wait (default 2s)
+      --allow-over-budget  apply even when the worst-case cost estimate exceeds limits.costUSD
       --no-color         no colours (also NO_COLOR=1; off when not a terminal)
 
 Exit codes: 0 success, 1 error, or (with --wait) a trial failed for good.`,
@@ -410,6 +416,149 @@ Options:
       },
     ],
     load: () => import('./checkpoint.js'),
+  },
+  {
+    name: 'experiments',
+    summary: 'Compare the trials of a sweep: list, compare, HTML report',
+    usage: 'trainctl experiments <list|compare|report> [-f <file|dir>...] [options]',
+    options: {},
+    help: `Reads the jobs of the given specs as \`trainctl status\` does (the live world and the output
+store, every trial's metrics.jsonl) and lines their trials up: best first by the objective
+(metrics.objective, its best value) or by --sort <metric>[:min|max] (its final value). Trials
+without a value come after the ranked ones, failed trials last. Nothing is changed.`,
+    verbs: [
+      {
+        name: 'list',
+        summary: 'Jobs with trial counts, states, best objective and spend',
+        usage: 'trainctl experiments list -f <file|dir>... [--output json]',
+        options: { file, output, 'no-color': noColor },
+        help: `One line per job of the given specs: its trials, how many are in each state, its objective, the
+best trial and value so far (failed trials are not ranked), and the spend of every attempt.
+
+Options:
+  -f, --file <path>      spec file or directory (repeatable; default ./trainjob.yaml)
+  -o, --output <format>  text (default) or json
+      --no-color         no colours (also NO_COLOR=1; off when not a terminal)`,
+      },
+      {
+        name: 'compare',
+        summary: "A job's trials side by side, best first",
+        usage: 'trainctl experiments compare [<job>] -f <file|dir>... [--sort <metric>[:min|max]] [--output table|json|csv]',
+        options: { file, output, sort: { type: 'string' }, 'no-color': noColor },
+        help: `One row per trial of the job: rank, state, every parameter, the best objective value and the
+step it was reached at, the final value of each metric, step, elapsed time and cost. <job> is a
+job name (or project/job) in the specs; it may be left out when they hold one job.
+
+Options:
+  -f, --file <path>          spec file or directory (repeatable; default ./trainjob.yaml)
+      --sort <metric[:min|max]>
+                             rank by this metric's final value (default: the objective's best
+                             value along its goal); ascending unless :max
+  -o, --output <format>      table (default), json (see README, "Experiments JSON") or csv
+                             (RFC 4180; columns param.<name>, best.*, final.<metric>)
+      --no-color             no colours (also NO_COLOR=1; off when not a terminal)`,
+      },
+      {
+        name: 'report',
+        summary: 'One self-contained HTML page: curves, objective by parameter, table',
+        usage: 'trainctl experiments report [<job>] -f <file|dir>... [-o report.html] [--sort <metric>[:min|max]]',
+        options: { file, output, sort: { type: 'string' } },
+        help: `Writes one HTML file that needs no network: a chart per metric with a curve per trial (by step),
+the ranking metric against each parameter (a point per trial), and the comparison table, best
+first. Hovering a trial picks it out in every chart. The compare JSON is embedded in the page
+(<script id="experiment-data">).
+
+Options:
+  -f, --file <path>          spec file or directory (repeatable; default ./trainjob.yaml)
+  -o, --output <path>        where to write it (default report.html; - for stdout)
+      --sort <metric[:min|max]>
+                             rank and plot by this metric's final value instead of the objective`,
+      },
+    ],
+    load: () => import('./experiments.js'),
+  },
+  {
+    name: 'resources',
+    summary: 'Cloud instances: list, spend, insights (zombies, orphans) and cleanup',
+    usage: 'trainctl resources <list|summary|insights|cleanup> [--region R]... [-f <spec>]... [options]',
+    options: {},
+    help: `Looks at the EC2 instances of one or more regions: the ones trainctl manages (tagged
+trainctl:managed=true) with their trial, age, hourly price and spend so far, and the ones that need
+attention. Regions: --region (repeatable or a comma list), else the regions of the specs given with
+-f and AWS_REGION / AWS_DEFAULT_REGION. Specs are optional; with them, heartbeats and orphans are
+judged from their run stores. Prices: your prices.json ($TRAINCTL_PRICES or $TRAINCTL_HOME/prices.json),
+else the live spot price for spot instances, else the built-in list-price table.`,
+    verbs: [
+      {
+        name: 'list',
+        summary: 'Managed instances with trial, age, price and spend',
+        usage: 'trainctl resources list [--region R]... [-f <spec>]... [--output json]',
+        options: { region: RESOURCES.region, file, output, 'no-color': noColor },
+        help: `One line per managed instance: id, region, state, type, market (spot or on-demand), project,
+job, trial, node rank, attempt (from its tags), age, hourly price and spend so far (price × hours
+since launch), then the totals.
+
+Options:
+${RESOURCES_COMMON}
+  -o, --output <format>     text (default) or json`,
+      },
+      {
+        name: 'summary',
+        summary: 'Counts, spend and burn rate per project, job, region and state',
+        usage: 'trainctl resources summary [--region R]... [-f <spec>]... [--output json]',
+        options: { region: RESOURCES.region, file, output, 'no-color': noColor },
+        help: `Managed instances counted and their spend summed per project, job, region and state, and the
+hourly burn rate of everything still running.
+
+Options:
+${RESOURCES_COMMON}
+  -o, --output <format>     text (default) or json`,
+      },
+      {
+        name: 'insights',
+        summary: 'Zombies, orphans, idle GPUs and untagged training instances',
+        usage: 'trainctl resources insights [--region R]... [-f <spec>]... [--max-age 24h] [--heartbeat-timeout 15m] [--output json]',
+        options: { region: RESOURCES.region, file, output, 'max-age': RESOURCES.duration, 'heartbeat-timeout': RESOURCES.duration, 'no-color': noColor },
+        help: `Flags what needs attention, each with why and what to do:
+  zombie             managed, running longer than --max-age, or no heartbeat (the trial's latest
+                     attempt in its run store) for --heartbeat-timeout; heartbeats need the spec (-f)
+  orphan             managed, but its trial is in no given spec and no store record (judged only
+                     for projects with a spec given, as \`plan --prune\` does)
+  idle-gpu           a GPU instance whose trial has ended in the store but that still runs
+  untagged-training  no trainctl tag, but a GPU type (g*, p*) or a Name with "train": listed,
+                     never touched
+Nothing is changed.
+
+Options:
+${RESOURCES_COMMON}
+      --max-age <dur>            zombie after running this long (default 24h)
+      --heartbeat-timeout <dur>  zombie after this long without a heartbeat (default 15m)
+  -o, --output <format>          text (default) or json`,
+      },
+      {
+        name: 'cleanup',
+        summary: 'Terminate zombie and orphan instances (managed ones only)',
+        usage: 'trainctl resources cleanup [<instance-id>...] [--region R]... [-f <spec>]... [--dry-run] [--force] [--yes]',
+        options: {
+          region: RESOURCES.region, file, output, 'max-age': RESOURCES.duration, 'heartbeat-timeout': RESOURCES.duration,
+          'dry-run': dryRun, force: { type: 'boolean' }, yes, 'no-color': noColor,
+        },
+        help: `Shows the zombies and orphans \`insights\` finds (or only the instances named), and with --force
+terminates them after confirmation. Only instances tagged trainctl:managed=true are terminated:
+each one's tags are read again right before TerminateInstances, and naming an untagged instance
+is refused. Untagged instances are never touched.
+
+Options:
+${RESOURCES_COMMON}
+      --max-age <dur>            zombie after running this long (default 24h)
+      --heartbeat-timeout <dur>  zombie after this long without a heartbeat (default 15m)
+      --dry-run                  show what would be terminated; change nothing
+      --force                    terminate (without it, cleanup only shows the list)
+  -y, --yes                      do not ask (required when stdin is not a terminal)
+  -o, --output <format>          text (default) or json`,
+      },
+    ],
+    load: () => import('./resources.js'),
   },
 ];
 

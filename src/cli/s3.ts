@@ -16,7 +16,6 @@ const VERBS: Record<string, () => Promise<(ctx: CommandContext) => Promise<numbe
 export async function run(ctx: CommandContext): Promise<number> {
   const load = VERBS[ctx.verb ?? ''];
   if (!load) throw new Error(`bug: s3 verb ${ctx.verb} has no module`);
-  quietSdkNotice();
   return withS3Errors(async () => (await load())(ctx));
 }
 
@@ -37,8 +36,9 @@ export async function withS3Errors<T>(fn: () => Promise<T>): Promise<T> {
 
 /**
  * The AWS SDK prints a multi-line "node < 22 support ends in 2027" notice on stderr once per
- * process; in a CLI that is every run, and it buries the one-line errors. It says nothing about
- * the command at hand.
+ * process; in a CLI that is every run, and it buries the one-line errors. S3 clients are quiet
+ * already (the factory, src/transfer/client.ts, sets this); commands that build EC2/SSM clients
+ * (src/providers/aws/clients.ts) still call this until that factory does the same.
  */
 export function quietSdkNotice(): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

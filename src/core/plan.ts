@@ -1,5 +1,6 @@
 // The planner: a pure function of (desired trials, observed world, options, clock) → Plan.
 // No I/O. Each action has a kind and a reason, both enums; rendering turns them into words.
+import { jobCostEstimate, trialEstimateUSD, type CostBound, type JobCostEstimate } from './cost.js';
 import { canonicalJson, sha256 } from './hash.js';
 import type { AttemptRecord, Observed, ObservedResource, TrialRecord } from './observed.js';
 
@@ -50,11 +51,25 @@ export interface JobPolicy {
   costLimitUSD?: number;
   maxDurationMs?: number;
   onExceed: 'stop' | 'warn';
+  /** Nodes per trial (distributed.nodes), for cost estimates. Default 1. */
+  nodes?: number;
+}
+
+/** Price of one node of a job's compute, as the engine found it. */
+export interface JobPrice {
+  usdPerHour: number;
+  source: JobCostEstimate['priceSource'];
+  asOf: string;
 }
 
 export interface Desired {
   jobs: readonly JobPolicy[];
   trials: readonly DesiredTrial[];
+  /**
+   * Node prices by `project/job`; a job without one gets no cost estimate. Kept apart from the
+   * policies: a live spot price moves, and that must not make a saved plan's specs look changed.
+   */
+  prices?: Readonly<Record<string, JobPrice>>;
 }
 
 export interface PlanOptions {
@@ -78,6 +93,11 @@ export interface Action {
   resumeFromStep?: number;
   /** Live resource ids the action stops, deletes or keeps. */
   resources?: string[];
+  /**
+   * Worst case the trial may still spend (price × nodes × the maxDuration it has left), for trials
+   * that run, launch or wait for a slot, when the job's price is known.
+   */
+  estimatedCostUSD?: CostBound;
 }
 
 export interface JobSummary {
@@ -86,6 +106,8 @@ export interface JobSummary {
   trials: number;
   spentUSD: number;
   costLimitUSD?: number;
+  /** Present when the job's price is known. */
+  estimate?: JobCostEstimate;
 }
 
 export interface Plan {
@@ -209,6 +231,7 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
     const halted = policy.stopOnFailure && decided.some((a) => a.reason === 'retries-exhausted');
 
     // Second pass: job-wide limits, then slots. Trials that stay live hold a slot.
+    const firstAction = actions.length;
     let busy = decided.filter((a) => a.kind === 'noop' && a.reason === 'running').length
       + decided.filter((a) => a.kind === 'replace' && a.resources?.length).length
       + (orphanSlots.get(key) ?? 0);
@@ -231,6 +254,14 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
       if (busy >= policy.maxParallel) { actions.push({ ...a, kind: 'wait', reason: 'max-parallel' }); continue; }
       busy++;
       actions.push(a);
+    }
+    const price = desired.prices?.[key];
+    if (price) {
+      const summary = jobs.at(-1)!;
+      summary.estimate = estimateJob(policy, price, actions.slice(firstAction), spent, liveByTrial, recordByTrial, now);
+      warnings.push(...costWarnings(policy, summary.estimate, spent));
+    } else if (desired.prices && policy.costLimitUSD !== undefined) {
+      warnings.push(`job ${policy.job}: no price is known for its compute, so its spend is not counted and limits.costUSD cannot hold; add the price to prices.json`);
     }
   }
 
@@ -255,6 +286,38 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
     summary,
     observedDigest: observedDigest(observed),
   };
+}
+
+/** Sets each running, launching or slot-waiting action's estimate and sums them for the job. */
+function estimateJob(
+  policy: JobPolicy, price: JobPrice, jobActions: Action[], spent: number,
+  liveByTrial: ReadonlyMap<string, ObservedResource[]>, recordByTrial: ReadonlyMap<string, TrialRecord>, now: Date,
+): JobCostEstimate {
+  const nodes = policy.nodes ?? 1;
+  const remaining: CostBound[] = [];
+  let launches = false;
+  for (const a of jobActions) {
+    const runs = LAUNCHING_KINDS.has(a.kind) || (a.kind === 'wait' && a.reason === 'max-parallel') || (a.kind === 'noop' && a.reason === 'running');
+    if (!runs) continue;
+    if (a.kind !== 'noop') launches = true;
+    const k = jobKey(a.project, a.trial);
+    // a replace starts the new spec's clock at zero; the rest carry the time already run
+    const elapsed = a.kind === 'replace' ? 0 : elapsedMs(recordByTrial.get(k), a.specHash, liveByTrial.get(k) ?? [], now);
+    a.estimatedCostUSD = trialEstimateUSD(price.usdPerHour, nodes, policy.maxDurationMs, elapsed);
+    remaining.push(a.estimatedCostUSD);
+  }
+  return jobCostEstimate(price, nodes, policy.maxDurationMs, spent, remaining, policy.costLimitUSD, launches);
+}
+
+function costWarnings(policy: JobPolicy, e: JobCostEstimate, spent: number): string[] {
+  if (policy.costLimitUSD === undefined) return [];
+  const limit = `$${policy.costLimitUSD.toFixed(2)}`;
+  if (e.worstCaseUSD === 'unbounded') {
+    return [`job ${policy.job}: no limits.maxDuration, so its worst-case cost is unbounded; ${policy.onExceed === 'stop' ? `its runners stop it when its spend reaches limits.costUSD ${limit}` : `limits.costUSD ${limit} only warns (onExceed: warn)`}`];
+  }
+  if (!e.overLimit) return [];
+  const more = e.remainingUSD as number;
+  return [`job ${policy.job}: worst-case cost $${e.worstCaseUSD.toFixed(2)} (spent $${spent.toFixed(2)} + up to $${more.toFixed(2)} more) exceeds limits.costUSD ${limit}`];
 }
 
 function decideTrial(t: DesiredTrial, policy: JobPolicy, live: readonly ObservedResource[], rec: TrialRecord | undefined, now: Date, warnings: string[]): Action {

@@ -4,7 +4,7 @@
 // rank) and the runner claims (attempt, rank) in the store, so a re-run never launches twice.
 import { Listr } from 'listr2';
 import { ExitError } from '../core/errors.js';
-import type { ObservedResource, ProviderName } from '../core/observed.js';
+import type { ObservedResource, ProviderName, TrialRecord } from '../core/observed.js';
 import { CHANGING_KINDS, hasChanges, type Action, type Plan, type PlanOptions } from '../core/plan.js';
 import type { Provider } from '../providers/provider.js';
 import { formatParameters, reasonText } from '../render/plan-text.js';
@@ -46,6 +46,8 @@ export interface World {
   trials: readonly Trial[];
   /** What the plan being applied was made from: the providers of the resources it stops. */
   resources: readonly ObservedResource[];
+  /** The run records the plan was made from (interruptions so far steer the spot fallback). */
+  records?: readonly TrialRecord[];
   env: Environment;
 }
 
@@ -61,12 +63,13 @@ const key = (project: string, trial: string) => `${project}/${trial}`;
 export async function executePlan(plan: Plan, world: World, opts: ExecuteOptions): Promise<ActionOutcome[]> {
   const providers = new Map<ProviderName, Promise<Provider>>();
   const provider = (name: ProviderName) => {
-    if (!providers.has(name)) providers.set(name, providerFor(name, world.env));
+    if (!providers.has(name)) providers.set(name, providerFor(name, world.env, world.jobs));
     return providers.get(name)!;
   };
   const jobs = new Map(world.jobs.map((j) => [key(j.project, j.name), j]));
   const trials = new Map(world.trials.map((t) => [key(t.project, t.id), t]));
   const resourceProvider = new Map(world.resources.map((r) => [r.id, r.provider]));
+  const records = new Map((world.records ?? []).map((r) => [key(r.project, r.trial), r]));
   const outcomes: ActionOutcome[] = [];
 
   const terminate = async (a: Action): Promise<string[]> => {
@@ -92,7 +95,9 @@ export async function executePlan(plan: Plan, world: World, opts: ExecuteOptions
     if (a.kind === 'replace' && a.resources?.length) await terminate(a);
     const p = await provider(job.spec.compute.provider);
     if (!p.launch) throw new ExitError(`provider "${p.name}" cannot launch in this version of trainctl`);
-    const outcome = await p.launch(launchRequest(job, trial, a));
+    const rec = records.get(key(a.project, a.trial));
+    const interruptions = rec?.attempts.filter((x) => x.specHash === a.specHash && x.state === 'interrupted').length ?? 0;
+    const outcome = await p.launch(launchRequest(job, trial, a, interruptions));
     if (outcome.kind === 'no-capacity') return { kind: 'waiting', action: a, message: outcome.message, permanent: outcome.permanent ?? false };
     return { kind: 'launched', action: a, resources: outcome.resources.map((r) => r.id) };
   };
@@ -197,14 +202,18 @@ export async function progressOf(pr: PlanResult, outcomes: readonly ActionOutcom
     switch (a.kind) {
       case 'noop':
         if (a.reason === 'running') set(last && resources.some((r) => r.attempt === last.n) && last.state === 'running' ? 'running' : 'starting');
-        else if (a.reason === 'finished') set(report.result?.state ?? rec?.result?.state ?? (last?.state as TrialPhase | undefined) ?? 'succeeded', { settled: true });
+        else if (a.reason === 'finished') {
+          const why = report.result?.stopReason === 'cost-limit' ? 'its job reached limits.costUSD' : report.result?.stopReason === 'max-duration' ? 'ran its whole limits.maxDuration' : undefined;
+          set(report.result?.state ?? rec?.result?.state ?? (last?.state as TrialPhase | undefined) ?? 'succeeded', { settled: true, ...(why ? { note: why } : {}) });
+        }
         else if (a.reason === 'retries-exhausted') {
           // the runner leaves result.json to the planner's verdict; the attempt's status has the exit code
           const code = report.result?.exitCode ?? last?.exitCode;
           set('failed', { settled: true, failed: true, note: code !== undefined ? `exit code ${code}` : reasonText(a) });
         }
         else if (a.reason === 'interruptions-exhausted') set('failed', { settled: true, failed: true, note: reasonText(a) });
-        else if (a.reason === 'halted-on-failure') set('halted', { settled: true, note: reasonText(a) });
+        // a trial that had run was stopped by the halt; one that never ran was not run
+        else if (a.reason === 'halted-on-failure') set(rec?.attempts.length ? 'stopped' : 'halted', { settled: true, note: reasonText(a) });
         else set('stopped', { settled: true, note: reasonText(a) });
         break;
       case 'wait':
@@ -269,7 +278,7 @@ export async function applyUntilSettled(o: WaitOptions): Promise<WaitResult> {
   let pr = o.first;
   for (;;) {
     const outcomes = hasChanges(pr.plan)
-      ? await executePlan(pr.plan, { jobs: o.jobs, trials: o.trials, resources: pr.observed.resources, env: o.env }, { renderer: o.renderer, ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}) })
+      ? await executePlan(pr.plan, { jobs: o.jobs, trials: o.trials, resources: pr.observed.resources, records: pr.observed.records, env: o.env }, { renderer: o.renderer, ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}) })
       : [];
     const progress = await progressOf(pr, outcomes, o.jobs, clock());
     o.onProgress(progress);

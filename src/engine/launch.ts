@@ -49,6 +49,9 @@ export function nodeTask(job: Job, trial: Trial, attempt: number, resumeFromStep
     metrics: {
       patterns: defined(metrics.patterns),
       ...(metrics.objective ? { objective: { metric: metrics.objective.metric, goal: metrics.objective.goal ?? 'minimize' } } : {}),
+      ...(metrics.objective && metrics.earlyStopping ? {
+        earlyStopping: { rule: metrics.earlyStopping.rule ?? 'median', minTrials: metrics.earlyStopping.minTrials ?? 3, startStep: metrics.earlyStopping.startStep ?? 0 },
+      } : {}),
     },
     limits: {
       ...(maxDurationMs !== undefined ? { maxDurationMs } : {}),
@@ -60,7 +63,7 @@ export function nodeTask(job: Job, trial: Trial, attempt: number, resumeFromStep
 }
 
 /** The launch a create, resume, retry or replace action makes. */
-export function launchRequest(job: Job, trial: Trial, action: Pick<Action, 'attempt' | 'resumeFromStep'>): LaunchRequest {
+export function launchRequest(job: Job, trial: Trial, action: Pick<Action, 'attempt' | 'resumeFromStep'>, interruptions = 0): LaunchRequest {
   if (action.attempt === undefined) throw new Error(`launching action for ${trial.id} has no attempt number`);
   const { distributed } = job.spec;
   return {
@@ -74,5 +77,7 @@ export function launchRequest(job: Job, trial: Trial, action: Pick<Action, 'atte
     codeDir: job.spec.code.absPath,
     distributed: { backend: distributed.backend, ...(distributed.masterPort !== undefined ? { masterPort: distributed.masterPort } : {}) },
     task: nodeTask(job, trial, action.attempt, action.resumeFromStep),
+    interruptions,
+    ...(job.spec.retry.fallbackToOnDemandAfter !== undefined ? { fallbackToOnDemandAfter: job.spec.retry.fallbackToOnDemandAfter } : {}),
   };
 }

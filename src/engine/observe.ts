@@ -11,12 +11,18 @@ export interface Environment {
   home: string;
 }
 
-export async function providerFor(name: ProviderName, env: Environment): Promise<Provider> {
+/** The provider of a name; `jobs` tell a cloud provider which regions to look in. */
+export async function providerFor(name: ProviderName, env: Environment, jobs: readonly Job[] = []): Promise<Provider> {
   if (name === 'local') {
     const { LocalProvider } = await import('../providers/local/index.js');
     return new LocalProvider(env.home);
   }
-  throw new ExitError(`provider "${name}" is not available in this version of trainctl`, 1, 'use `compute: { provider: local }` for now');
+  if (name === 'aws') {
+    const { AwsProvider } = await import('../providers/aws/index.js');
+    const regions = jobs.flatMap((j) => (j.spec.compute.provider === 'aws' ? [j.spec.compute.region] : []));
+    return new AwsProvider(regions.length ? regions : [undefined]);
+  }
+  throw new ExitError(`provider "${name}" is not available in this version of trainctl`, 1, 'use `compute: { provider: local }` or `provider: aws` for now');
 }
 
 /** The store's read side, imported on demand so that `--help` never loads the S3 SDK. */
@@ -39,7 +45,7 @@ export async function observeWorld(jobs: readonly Job[], env: Environment): Prom
   }
   const resources: Promise<ObservedResource[]>[] = [];
   for (const [name, projects] of providerProjects) {
-    const provider = await providerFor(name, env);
+    const provider = await providerFor(name, env, jobs);
     for (const project of projects) resources.push(provider.observe(project));
   }
   // Resources before records: a runner that ends in between then looks live with a finished

@@ -7,6 +7,7 @@ import { expandJob } from '../spec/expand.js';
 import { jobPolicy } from '../spec/policy.js';
 import type { Job, Trial } from '../spec/types.js';
 import { observeWorld, type Environment } from './observe.js';
+import { jobPrices } from './prices.js';
 
 export interface PlanResult {
   plan: Plan;
@@ -30,8 +31,8 @@ export function desiredOf(jobs: readonly Job[]): { desired: Desired; trials: Tri
 
 export async function planJobs(jobs: readonly Job[], env: Environment, options: PlanOptions, now: Date): Promise<PlanResult> {
   const { desired, trials, warnings } = desiredOf(jobs);
-  const observed = await observeWorld(jobs, env);
-  const plan = makePlan(desired, observed, options, now);
+  const [observed, prices] = await Promise.all([observeWorld(jobs, env), jobPrices(jobs, env)]);
+  const plan = makePlan({ ...desired, prices }, observed, options, now);
   plan.warnings.unshift(...warnings);
   const desiredDigest = hashValue({ jobs: desired.jobs, trials: trials.map((t) => [t.project, t.id, t.specHash]) }, 16);
   return { plan, trials, desiredDigest, observed };

@@ -8,7 +8,8 @@ import type { ResolvedCompute } from '../spec/types.js';
 /** Hourly price of one node, with where the figure came from. */
 export interface PriceQuote {
   usdPerHour: number;
-  source: 'table' | 'live' | 'free';
+  /** `user`: the user's prices.json (providers/price-file.ts). */
+  source: 'table' | 'user' | 'live' | 'free';
   asOf: string;
 }
 
@@ -40,6 +41,10 @@ export interface LaunchRequest {
   /** The provider resolves `auto` (it knows whether the nodes have GPUs) and picks a free port. */
   distributed: { backend: 'auto' | 'nccl' | 'gloo'; masterPort?: number };
   task: NodeTask;
+  /** Spot interruptions of the trial so far (this spec); with `fallbackToOnDemandAfter`, spot-with-fallback goes on-demand. */
+  interruptions?: number;
+  /** retry.fallbackToOnDemandAfter */
+  fallbackToOnDemandAfter?: number;
 }
 
 /**

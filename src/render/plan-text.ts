@@ -1,6 +1,8 @@
 // The human view of a plan, in the spirit of Terraform's: one line per trial that changes, a
 // symbol per kind, the reason in words, and a summary line.
-import type { Action, ActionKind, ActionReason, Plan } from '../core/plan.js';
+import { formatCost } from '../core/cost.js';
+import { formatDuration } from '../core/duration.js';
+import type { Action, ActionKind, ActionReason, JobSummary, Plan } from '../core/plan.js';
 import type { Palette } from './color.js';
 
 const SYMBOL: Record<ActionKind, string> = {
@@ -68,13 +70,15 @@ export function renderPlanText(plan: Plan, c: Palette): string {
     const counts = countReasons(unchanged);
     const spend = job.costLimitUSD !== undefined ? `, spent $${job.spentUSD.toFixed(2)} of $${job.costLimitUSD.toFixed(2)}` : '';
     out.push(c.bold(`job ${key}`) + c.dim(` (${job.trials} trial${job.trials === 1 ? '' : 's'}${counts ? `; ${counts}` : ''}${spend})`));
-    for (const a of actions) out.push(actionLine(a, idWidth, paramWidth, c));
+    for (const a of actions) out.push(actionLine(a, idWidth, paramWidth, c, (job.estimate?.usdPerHour ?? 0) > 0));
+    const cost = costLine(job);
+    if (cost) out.push(c.dim(cost));
     out.push('');
   }
   const orphans = shown.filter((a) => a.kind === 'delete' && !plan.jobs.some((j) => j.project === a.project && j.job === a.job));
   if (orphans.length) {
     out.push(c.bold('not in any spec'));
-    for (const a of orphans) out.push(actionLine(a, idWidth, paramWidth, c));
+    for (const a of orphans) out.push(actionLine(a, idWidth, paramWidth, c, false));
     out.push('');
   }
   for (const w of plan.warnings) out.push(c.yellow(`warning: ${w}`));
@@ -83,11 +87,27 @@ export function renderPlanText(plan: Plan, c: Palette): string {
   return `${out.join('\n')}\n`;
 }
 
-function actionLine(a: Action, idWidth: number, paramWidth: number, c: Palette): string {
+function actionLine(a: Action, idWidth: number, paramWidth: number, c: Palette, priced: boolean): string {
   const color = colorFor(a.kind, c);
   const params = formatParameters(a.parameters);
   const resources = a.kind === 'delete' || a.kind === 'stop' ? c.dim(` [${(a.resources ?? []).join(', ')}]`) : '';
-  return `  ${color(SYMBOL[a.kind].padStart(3))} ${color(a.kind.padEnd(7))} ${a.trial.padEnd(idWidth)}  ${params.padEnd(paramWidth)}  ${c.dim(reasonText(a))}${resources}`;
+  const cost = priced && a.estimatedCostUSD !== undefined ? c.dim(`  ≤ ${formatCost(a.estimatedCostUSD)}`) : '';
+  return `  ${color(SYMBOL[a.kind].padStart(3))} ${color(a.kind.padEnd(7))} ${a.trial.padEnd(idWidth)}  ${params.padEnd(paramWidth)}  ${c.dim(reasonText(a))}${resources}${cost}`;
+}
+
+/**
+ * `cost: $1.006/h × 2 nodes × 6h = $12.07 per trial; worst case $31.39 (spent $7.25 + up to $24.14
+ * more) of the $50.00 limit`; nothing for free compute.
+ */
+export function costLine(job: JobSummary): string | undefined {
+  const e = job.estimate;
+  if (!e || e.usdPerHour === 0) return undefined;
+  const source = e.priceSource === 'table' ? `list price ${e.asOf}` : e.priceSource === 'user' ? 'prices.json' : e.priceSource === 'live' ? 'live quote' : 'free';
+  const rate = `$${e.usdPerHour}/h (${source}) × ${e.nodes} node${e.nodes === 1 ? '' : 's'}`;
+  const limit = job.costLimitUSD !== undefined ? ` of the $${job.costLimitUSD.toFixed(2)} limit` : '';
+  if (e.perTrialUSD === 'unbounded') return `  cost: ${rate}, no maxDuration: unbounded per trial${limit ? `; the runners hold it to the $${job.costLimitUSD!.toFixed(2)} limit` : ''}`;
+  const more = e.remainingUSD === 'unbounded' ? 'unbounded' : formatCost(e.remainingUSD);
+  return `  cost: ${rate} × ${formatDuration(e.maxDurationMs ?? 0)} = ${formatCost(e.perTrialUSD)} per trial; worst case ${formatCost(e.worstCaseUSD)} (spent ${formatCost(job.spentUSD)} + up to ${more} more)${limit}`;
 }
 
 function countReasons(actions: readonly Action[]): string {

@@ -17,10 +17,11 @@ import { fillNodeRecord } from './node-record.js';
 import { ProcessGroup, type ExitStatus } from './process.js';
 import { stageData, StagingError } from './stage.js';
 import type { RunnerTask } from './task.js';
+import { JobWatch, type JobStopCause } from './peers.js';
 import { needsRedirectMap, torchrunPython } from './torch.js';
 
 /** Why an attempt is being stopped before its command ended by itself. */
-export type StopCause = 'signal' | 'spot-notice' | 'max-duration';
+export type StopCause = 'signal' | 'spot-notice' | 'max-duration' | JobStopCause;
 
 const POLL_MS = 500;
 
@@ -78,7 +79,7 @@ export class AttemptRun {
   private exitCode: number | undefined;
   private error: string | undefined;
   private watcher: CheckpointWatcher | undefined;
-  private loops: Loop[] = [];
+  private loops: { stop(): Promise<void> }[] = [];
   private timers: NodeJS.Timeout[] = [];
   private statusWrites: Promise<void> = Promise.resolve();
   private statusPending = false;
@@ -135,10 +136,30 @@ export class AttemptRun {
   /**
    * Stops the attempt as a spot interruption or a SIGTERM does: the training code gets SIGTERM
    * and the grace period to write its final checkpoint, which is uploaded; the attempt ends
-   * `interrupted`. The entry point for a future spot-notice watcher.
+   * `interrupted`. A spot notice on one node of a multi-node attempt is noted in the store first,
+   * so every other node stops too (peerInterruptions) and the group is replaced together.
    */
   interrupt(cause: 'signal' | 'spot-notice'): void {
+    const t = this.task;
+    if (cause === 'spot-notice' && t.nodes > 1 && !this.stopCause) {
+      void this.persist(() => this.store.noteInterruption(this.ref, t.attempt, t.nodeRank))
+        .catch((err: unknown) => this.say(`interruption not noted in the store: ${message(err)}`))
+        .finally(() => this.requestStop(cause));
+      return;
+    }
     this.requestStop(cause);
+  }
+
+  /** Multi-node: another node was reclaimed, so this one stops as if it got the notice itself. */
+  private async peerInterruptions(): Promise<void> {
+    const t = this.task;
+    if (this.stopCause || this.finishing) return;
+    const ranks = await this.store.interruptedRanks(this.ref, t.attempt);
+    const peer = ranks.find((r) => r !== t.nodeRank);
+    if (peer !== undefined) {
+      this.log.note(`node rank ${peer} of this attempt got a spot interruption notice: stopping with it`);
+      this.requestStop('spot-notice');
+    }
   }
 
   /** A failure of the runner itself: the attempt still ends, as `failed`, and nothing outlives it. */
@@ -170,7 +191,7 @@ export class AttemptRun {
       const hb = setInterval(() => this.heartbeat(), t.heartbeatMs);
       this.timers.push(hb);
     }
-    this.startLimitTimer();
+    await this.startLimitTimer();
     if (!(await isDirectory(this.paths.workDir))) {
       this.error = `workDir ${this.paths.workDir} does not exist: the launcher prepares it before starting the runner`;
       return this.finish(undefined);
@@ -225,10 +246,12 @@ export class AttemptRun {
 
     this.state = 'running';
     this.heartbeat();
+    if (t.nodes > 1) this.loops.push(new Loop(t.heartbeatMs, () => this.peerInterruptions(), (err) => this.say(`watching peers: ${message(err)}`)).start());
     if (this.leader) {
       const onError = (err: unknown) => this.say(`watching output: ${message(err)}`);
       this.loops.push(new Loop(POLL_MS, () => this.followMetricsFile(), onError).start());
       if (this.watcher && t.checkpoint.upload === 'on-save') this.loops.push(new Loop(POLL_MS, () => this.pollCheckpoints(), onError).start());
+      if (JobWatch.wanted(t)) this.loops.push(new JobWatch(t, this.store, () => this.cost(new Date()), (cause) => this.requestStop(cause), (line) => this.log.note(line)).start());
     }
     this.log.note(`running: ${command}`);
     const exit = await this.runGroup(command, env, this.leader);
@@ -309,17 +332,23 @@ export class AttemptRun {
     this.stopCause = cause;
     this.stopSignal.abort();
     const grace = this.task.checkpoint.gracePeriodMs;
-    this.log.note(`${cause === 'max-duration' ? 'maxDuration reached' : cause === 'signal' ? 'stop requested' : 'spot interruption notice'}: SIGTERM to the training processes, up to ${grace} ms to finish`);
+    const why = { 'max-duration': 'maxDuration reached', 'signal': 'stop requested', 'spot-notice': 'spot interruption notice', 'early-stopping': 'early-stopped', 'cost-limit': 'limits.costUSD reached' }[cause];
+    this.log.note(`${why}: SIGTERM to the training processes, up to ${grace} ms to finish`);
     if (this.group) this.stopping = this.group.stop(grace);
   }
 
-  private startLimitTimer(): void {
-    const { maxDurationMs, onExceed } = this.task.limits;
+  private async startLimitTimer(): Promise<void> {
+    const t = this.task;
+    const { maxDurationMs, onExceed } = t.limits;
     if (maxDurationMs === undefined) return;
+    // maxDuration bounds the trial over all its attempts under this spec: a resumed trial gets what is left
+    const rec = await this.persist(() => this.store.readTrial(this.ref)).catch(() => undefined);
+    const ranMs = (rec?.attempts ?? []).filter((a) => a.specHash === t.specHash && a.n !== t.attempt)
+      .reduce((ms, a) => ms + Math.max(0, Date.parse(a.updatedAt) - Date.parse(a.startedAt)), 0);
     const timer = setTimeout(() => {
       if (onExceed === 'stop') this.requestStop('max-duration');
       else this.log.note(`maxDuration (${maxDurationMs} ms) exceeded; onExceed is warn, so training goes on`);
-    }, maxDurationMs);
+    }, Math.max(0, maxDurationMs - ranMs));
     this.timers.push(timer);
   }
 
@@ -337,9 +366,16 @@ export class AttemptRun {
       await this.metrics.flush();
     }
     this.exitCode = exit?.code;
+    // a peer's reclaim ends the others' training before they see its note (a broken collective,
+    // or a stop all ranks agreed on): that end is the interruption, not a failure or a success
+    if (!this.stopCause && !this.error && t.nodes > 1 && exit) {
+      const ranks = await this.persist(() => this.store.interruptedRanks(this.ref, t.attempt)).catch(() => []);
+      if (ranks.length > 0) this.stopCause = 'spot-notice';
+    }
     // a runner-side error (bad checkpoint, missing work dir) fails the attempt even when a stop came too
     this.state = this.error ? 'failed'
-      : this.stopCause === 'max-duration' ? 'stopped'
+      : this.stopCause === 'max-duration' || this.stopCause === 'cost-limit' ? 'stopped'
+      : this.stopCause === 'early-stopping' ? 'early-stopped'
       : this.stopCause ? 'interrupted'
       : exit?.code === 0 ? 'succeeded'
       : 'failed';
@@ -348,7 +384,7 @@ export class AttemptRun {
     this.closed = true;
     if (this.leader) {
       // result before status: a reader that sees the final state also sees the result
-      if (this.state === 'succeeded' || this.state === 'stopped') {
+      if (this.state === 'succeeded' || this.state === 'stopped' || this.state === 'early-stopped') {
         const result = await this.result(this.state);
         await this.persist(() => this.store.writeResult(this.ref, result));
       }
@@ -361,7 +397,7 @@ export class AttemptRun {
   }
 
   /** The trial's summary over every attempt under this specHash. */
-  private async result(state: 'succeeded' | 'stopped'): Promise<TrialResult> {
+  private async result(state: 'succeeded' | 'stopped' | 'early-stopped'): Promise<TrialResult> {
     const t = this.task;
     const now = new Date();
     const rec = await this.persist(() => this.store.readTrial(this.ref));
@@ -373,6 +409,7 @@ export class AttemptRun {
     const costUSD = earlier.reduce((s, a) => s + a.costUSD, this.cost(now));
     return {
       state, specHash: t.specHash, finishedAt: now.toISOString(), attempt: t.attempt, durationMs, costUSD,
+      ...(this.stopCause === 'max-duration' || this.stopCause === 'cost-limit' ? { stopReason: this.stopCause } : {}),
       ...(this.exitCode === undefined ? {} : { exitCode: this.exitCode }),
       finalMetrics: summary.finalMetrics,
       ...(summary.best ? { best: summary.best } : {}),

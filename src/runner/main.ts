@@ -2,6 +2,7 @@
 // Bundled alone into dist/runner.js, so it runs with nothing but node.
 import { openRunStore } from '../store/open.js';
 import { AttemptRun } from './attempt.js';
+import { watchSpotNotice } from './spot.js';
 import { readRunnerTask } from './task-file.js';
 
 const say = (line: string) => process.stderr.write(`trainctl-runner: ${line}\n`);
@@ -24,6 +25,13 @@ async function main(argv: string[]): Promise<number> {
   const run = new AttemptRun(task, store, say);
   process.on('SIGTERM', () => run.interrupt('signal'));
   process.on('SIGINT', () => run.interrupt('signal'));
+  // on a spot instance (the aws bootstrap sets this) the reclaim notice stops the attempt like SIGTERM
+  if (process.env.TRAINCTL_SPOT_WATCH === '1') {
+    watchSpotNotice((a) => {
+      say(`spot interruption notice (${a.action}${a.time ? ` at ${a.time}` : ''})`);
+      run.interrupt('spot-notice');
+    }, { say });
+  }
   // the runner's own bugs still end the attempt in a terminal state, with the children stopped
   const fatal = (err: unknown) => void run.crash(err).then((code) => process.exit(code), () => process.exit(1));
   process.on('uncaughtException', fatal);

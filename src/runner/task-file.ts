@@ -54,6 +54,10 @@ const FIELDS: [path: string, check: Check, expected: string][] = [
   ['metrics.objective', optional(obj), 'an object'],
   ['metrics.objective.metric', optional(nonEmpty), 'a metric name'],
   ['metrics.objective.goal', optional(oneOf('minimize', 'maximize')), 'minimize or maximize'],
+  ['metrics.earlyStopping', optional(obj), 'an object'],
+  ['metrics.earlyStopping.rule', optional(oneOf('median')), 'median'],
+  ['metrics.earlyStopping.minTrials', optional(int(1)), 'an integer ≥ 1'],
+  ['metrics.earlyStopping.startStep', optional(int(0)), 'an integer ≥ 0'],
   ['distributed', optional(obj), 'an object'],
   ['distributed.backend', optional(oneOf('nccl', 'gloo')), 'nccl or gloo'],
   ['distributed.masterAddr', optional(nonEmpty), 'a host'],
@@ -82,6 +86,9 @@ export function parseRunnerTask(raw: unknown): RunnerTask | { error: string } {
   if (d && (d.backend === undefined || d.masterAddr === undefined || d.masterPort === undefined)) {
     return { error: 'distributed needs backend, masterAddr and masterPort' };
   }
+  const es = (task.metrics as { earlyStopping?: Record<string, unknown> }).earlyStopping;
+  if (es && (es.rule === undefined || es.minTrials === undefined || es.startStep === undefined)) return { error: 'metrics.earlyStopping needs rule, minTrials and startStep' };
+  if (es && (task.metrics as { objective?: unknown }).objective === undefined) return { error: 'metrics.earlyStopping needs metrics.objective' };
   const dir = (task.checkpoint as { dir: string }).dir;
   if (dir.startsWith('/') || dir.split('/').includes('..')) return { error: `checkpoint.dir must stay inside workDir, got ${JSON.stringify(dir)}` };
   for (const [name, source] of Object.entries((task.metrics as { patterns: Record<string, string> }).patterns)) {

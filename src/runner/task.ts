@@ -61,6 +61,8 @@ export interface RunnerTask {
     /** name → regex source with one capture group. */
     patterns: Record<string, string>;
     objective?: { metric: string; goal: 'minimize' | 'maximize' };
+    /** metrics.earlyStopping: node rank 0 judges the trial against its peers' curves in the store. */
+    earlyStopping?: { rule: 'median'; minTrials: number; startStep: number };
   };
   /** Present when the job is distributed (nodes > 1 or nprocPerNode > 1): launch through torchrun. */
   distributed?: {

@@ -16,5 +16,6 @@ export function jobPolicy(job: Job): JobPolicy {
     ...(limits.costUSD !== undefined ? { costLimitUSD: limits.costUSD } : {}),
     ...(limits.maxDuration !== undefined ? { maxDurationMs: parseDuration(limits.maxDuration)! } : {}),
     onExceed: limits.onExceed,
+    nodes: job.spec.distributed.nodes,
   };
 }

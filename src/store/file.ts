@@ -3,7 +3,7 @@
 // is written to a temp name and renamed, so a reader never sees half a record.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { appendFile, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mapBounded } from '../core/bounded.js';
@@ -47,6 +47,17 @@ export class FileStore implements RunStore, LeaseStore {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw err;
     }
+  }
+
+  async noteInterruption(ref: TrialRef, attempt: number, rank: number): Promise<void> {
+    const dir = join(this.trialDir(ref), 'attempts', String(attempt));
+    await mkdir(dir, { recursive: true });
+    await writeAtomic(join(dir, `interrupt-rank${rank}`), `${new Date().toISOString()}\n`);
+  }
+
+  async interruptedRanks(ref: TrialRef, attempt: number): Promise<number[]> {
+    const names = await readdir(join(this.trialDir(ref), 'attempts', String(attempt))).catch(() => [] as string[]);
+    return names.flatMap((n) => /^interrupt-rank(\d+)$/.exec(n)?.[1] ?? []).map(Number).sort((a, b) => a - b);
   }
 
   async writeSpec(ref: TrialRef, spec: TrialSpecRecord): Promise<void> {

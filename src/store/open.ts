@@ -15,9 +15,6 @@ export async function openRunStore(uri: string): Promise<RunStore | { error: str
     const { parseS3Uri, createS3Client, s3Endpoint } = await import('../transfer/index.js');
     const loc = parseS3Uri(uri);
     if ('error' in loc) return { error: `output store ${uri}: ${loc.error}`, ...(loc.hint ? { hint: loc.hint } : {}) };
-    // the SDK's "node ≥ 22 from 2027" notice would land on every plan's and status's stderr (and in
-    // every runner log); it says nothing about this store
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const { S3Store } = await import('./s3.js');
     const endpoint = s3Endpoint();
     // credentials, region and endpoint from the environment (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, the SDK chain)

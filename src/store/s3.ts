@@ -148,6 +148,16 @@ export class S3Store implements RunStore, LeaseStore {
     }
   }
 
+  async noteInterruption(ref: TrialRef, attempt: number, rank: number): Promise<void> {
+    const key = this.trialKey(ref, `attempts/${attempt}/interrupt-rank${rank}`);
+    await this.send('note interruption', key, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: `${new Date().toISOString()}\n` })));
+  }
+
+  async interruptedRanks(ref: TrialRef, attempt: number): Promise<number[]> {
+    const prefix = this.trialKey(ref, `attempts/${attempt}/interrupt-rank`);
+    return (await this.list(prefix)).flatMap((o) => /^(\d+)$/.exec(o.key.slice(prefix.length))?.[1] ?? []).map(Number).sort((a, b) => a - b);
+  }
+
   async writeSpec(ref: TrialRef, spec: TrialSpecRecord): Promise<void> {
     await this.putText(this.trialKey(ref, 'spec.json'), json(spec));
   }

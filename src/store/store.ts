@@ -77,6 +77,8 @@ export interface TrialResult {
   finalMetrics: Record<string, number>;
   /** Best value of the objective metric, when the job names one. */
   best?: { metric: string; value: number; step?: number };
+  /** Why a `stopped` trial was stopped by its runner: it ran its whole maxDuration, or its job reached limits.costUSD. */
+  stopReason?: 'max-duration' | 'cost-limit';
 }
 
 /** The write side, used by the runner. Every write that replaces a file is atomic. */
@@ -88,6 +90,13 @@ export interface RunStore extends RunStoreReader {
    */
   claimAttempt(ref: TrialRef, attempt: number, rank: number, holder: string): Promise<boolean>;
   writeSpec(ref: TrialRef, spec: TrialSpecRecord): Promise<void>;
+  /**
+   * A node of the attempt got a spot interruption notice. Every node of a multi-node attempt stops
+   * when one is reclaimed, so the group is replaced together and resumes from one checkpoint.
+   */
+  noteInterruption(ref: TrialRef, attempt: number, rank: number): Promise<void>;
+  /** Ranks that noted an interruption of the attempt, ascending. */
+  interruptedRanks(ref: TrialRef, attempt: number): Promise<number[]>;
   writeStatus(ref: TrialRef, status: AttemptRecord & Record<string, unknown>): Promise<void>;
   appendMetrics(ref: TrialRef, jsonLines: string): Promise<void>;
   /** Every metric point of the trial, all attempts, in the order written; damaged lines are skipped. */

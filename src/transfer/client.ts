@@ -27,6 +27,11 @@ export function s3Endpoint(opts: Pick<S3ClientOptions, 'endpoint' | 'env'> = {})
 }
 
 export function createS3Client(opts: S3ClientOptions = {}): S3Client {
+  // The SDK prints a multi-line "node < 22 support ends in 2027" notice on stderr once per process,
+  // from the first client's constructor: in a CLI that is every run, in the runner every log, and
+  // it buries one-line errors while saying nothing about the work at hand. Its documented switch,
+  // set here because every S3 client comes from this factory (an explicit setting is kept).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const env = opts.env ?? process.env;
   const endpoint = s3Endpoint(opts);
   const maxSockets = opts.maxSockets ?? 64;

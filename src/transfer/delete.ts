@@ -1,7 +1,8 @@
 // Deletes: many keys in batches of 1,000 (DeleteObjects), and aborting an incomplete multipart upload.
 import { AbortMultipartUploadCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { TransferError } from './errors.js';
-import { request, resolveOptions, Slots } from './ops.js';
+import { mapBounded } from '../core/bounded.js';
+import { request, resolveOptions } from './ops.js';
 import type { TransferFailure } from './types.js';
 
 export interface DeleteResult {
@@ -15,24 +16,21 @@ const BATCH = 1000;
 export async function deleteObjects(client: S3Client, bucket: string, keys: readonly string[], opts: { signal?: AbortSignal; concurrency?: number } = {}): Promise<DeleteResult> {
   const r = resolveOptions({ signal: opts.signal });
   const result: DeleteResult = { deleted: [], failed: [] };
-  const slots = new Slots(Math.max(1, opts.concurrency ?? 4));
   const batches: string[][] = [];
   for (let i = 0; i < keys.length; i += BATCH) batches.push(keys.slice(i, i + BATCH));
-  await Promise.all(
-    batches.map((batch) =>
-      slots.run(async () => {
-        const out = await request(client, r, { bucket, action: 'delete' }, () =>
-          client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }), { abortSignal: opts.signal }),
-        );
-        const errors = new Map((out.Errors ?? []).map((e) => [e.Key ?? '', e]));
-        for (const key of batch) {
-          const e = errors.get(key);
-          if (e && e.Code !== 'NoSuchKey') result.failed.push({ path: '', key, message: `delete s3://${bucket}/${key}: ${e.Code ?? 'error'}${e.Message ? ` (${e.Message.split('\n')[0]})` : ''}` });
-          else result.deleted.push(key);
-        }
-      }),
-    ),
-  );
+  // after a failed batch none starts, and those under way finish before it is thrown: nothing is
+  // still deleting when the caller reads the result
+  await mapBounded(batches, Math.max(1, opts.concurrency ?? 4), async (batch) => {
+    const out = await request(client, r, { bucket, action: 'delete' }, () =>
+      client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }), { abortSignal: opts.signal }),
+    );
+    const errors = new Map((out.Errors ?? []).map((e) => [e.Key ?? '', e]));
+    for (const key of batch) {
+      const e = errors.get(key);
+      if (e && e.Code !== 'NoSuchKey') result.failed.push({ path: '', key, message: `delete s3://${bucket}/${key}: ${e.Code ?? 'error'}${e.Message ? ` (${e.Message.split('\n')[0]})` : ''}` });
+      else result.deleted.push(key);
+    }
+  });
   return result;
 }
 

@@ -28,6 +28,16 @@ export class TransferError extends ExitError {
   }
 }
 
+/** An error shaped like the SDK's (name = S3 error code, $metadata.httpStatusCode), for toTransferError. */
+export class WireError extends Error {
+  readonly $metadata: { httpStatusCode: number };
+  constructor(code: string, message: string, status: number) {
+    super(message);
+    this.name = code;
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
 interface SdkLikeError {
   name?: string;
   code?: string;

@@ -1,5 +1,5 @@
-// The machinery every transfer shares: one request with retries (src/core/retry.ts), a bounded
-// pool of requests in flight, progress with a moving rate, and resolved options.
+// The machinery every transfer shares: one request with retries (src/core/retry.ts), progress
+// with a moving rate, and resolved options. The pool of requests in flight is Slots (src/core/bounded.ts).
 import type { S3Client } from '@aws-sdk/client-s3';
 import { withRetry, type Backoff } from '../core/retry.js';
 import { isTransient, toTransferError, TransferError, type ErrorContext } from './errors.js';
@@ -41,38 +41,6 @@ export function resolveOptions(opts: TransferOptions, direction: 'up' | 'down' =
     retries: opts.retries ?? 8,
     signal: opts.signal,
   };
-}
-
-/** At most n tasks at once; waiters are served in order. */
-export class Slots {
-  private free: number;
-  private readonly waiters: Array<() => void> = [];
-  constructor(n: number) {
-    this.free = n;
-  }
-
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
-  }
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
-  }
 }
 
 /** Resolves after ms, or rejects at once when the signal aborts. */

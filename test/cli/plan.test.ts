@@ -109,9 +109,9 @@ describe('trainctl plan against the live world', () => {
   });
 
   it('reports an unavailable provider as one line, exit 1', async () => {
-    writeFiles(dir, { 'aws.yaml': spec().replace('spec:\n', 'spec:\n  compute: { provider: aws, instanceType: g5.xlarge }\n  output: { uri: s3://my-bucket/runs/ }\n') });
-    const r = await runCli(['plan', '-f', 'aws.yaml'], { cwd: dir, env: { TRAINCTL_HOME: home } });
+    writeFiles(dir, { 'runpod.yaml': spec().replace('spec:\n', 'spec:\n  compute: { provider: runpod, gpuType: "NVIDIA GeForce RTX 4090" }\n  output: { uri: s3://my-bucket/runs/ }\n') });
+    const r = await runCli(['plan', '-f', 'runpod.yaml'], { cwd: dir, env: { TRAINCTL_HOME: home } });
     expect(r).toMatchObject({ code: 1, stdout: '' });
-    expect(r.stderr).toBe('error: provider "aws" is not available in this version of trainctl — use `compute: { provider: local }` for now\n');
+    expect(r.stderr).toBe('error: provider "runpod" is not available in this version of trainctl — use `compute: { provider: local }` or `provider: aws` for now\n');
   });
 });

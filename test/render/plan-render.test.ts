@@ -24,8 +24,10 @@ const at = '2026-11-25T10:00:00Z';
 /** A world where every kind of action appears once. */
 function everyKind() {
   const desired: Desired = {
-    jobs: [policy('resnet', { costLimitUSD: 50 })],
+    jobs: [policy('resnet', { costLimitUSD: 50, maxDurationMs: 6 * 3_600_000 })],
     trials: [0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001].map((lr, i) => trial('resnet', i, lr)),
+    // g5.xlarge: 6h × $1.006 = $6.036 a trial
+    prices: { 'vision/resnet': { usdPerHour: 1.006, source: 'table', asOf: '2025-01-15' } },
   };
   const observed: Observed = {
     resources: [

@@ -3,6 +3,7 @@
 // process start time (so a reused pid is never mistaken for a node), or, before the runner has
 // reported its pid, for a short while after the launcher claimed it.
 import type { ObservedResource } from '../../core/observed.js';
+import { loadPriceOverrides } from '../price-file.js';
 import type { LaunchOutcome, LaunchRequest, PriceQuote, ProviderLauncher, ProviderObserver } from '../provider.js';
 import { launchLocal, terminateLocal } from './launch.js';
 import { listNodeRecords, liveness, toResource } from './nodes.js';
@@ -25,12 +26,14 @@ export class LocalProvider implements ProviderObserver, ProviderLauncher {
     return out;
   }
 
+  /** Free, unless the user's price file gives local nodes a price (tests give local trials a cost so). */
   async price(): Promise<PriceQuote> {
-    return { usdPerHour: 0, source: 'free', asOf: '' };
+    const local = loadPriceOverrides(this.home, this.env)?.local;
+    return local === undefined ? { usdPerHour: 0, source: 'free', asOf: '' } : { usdPerHour: local, source: 'user', asOf: '' };
   }
 
-  launch(req: LaunchRequest): Promise<LaunchOutcome> {
-    return launchLocal(this.home, req, this.env);
+  async launch(req: LaunchRequest): Promise<LaunchOutcome> {
+    return launchLocal(this.home, req, this.env, (await this.price()).usdPerHour);
   }
 
   terminate(ids: readonly string[]): Promise<void> {

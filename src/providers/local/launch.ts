@@ -102,7 +102,7 @@ interface Claimed { rank: number; id: string; path: string; rec: LocalNodeRecord
  * spawn, record the pid. The claim comes late so the window in which a record has no pid is
  * short; the runner fills the pid in itself if this process dies inside that window.
  */
-export async function launchLocal(home: string, req: LaunchRequest, env: NodeJS.ProcessEnv): Promise<LaunchOutcome> {
+export async function launchLocal(home: string, req: LaunchRequest, env: NodeJS.ProcessEnv, pricePerHour = 0): Promise<LaunchOutcome> {
   if (req.compute.provider !== 'local') throw new Error(`local provider asked to launch ${req.compute.provider} compute`);
   const ranks = Array.from({ length: req.nodes }, (_, r) => r);
   const live = (rank: number) => {
@@ -124,7 +124,7 @@ export async function launchLocal(home: string, req: LaunchRequest, env: NodeJS.
     await Promise.all(missing.map(async (rank) => staged.set(rank, await stageCode(home, req, rank))));
     const claim = await serialized(() => claimNodes(home, req, missing, machine));
     if (claim.kind === 'no-capacity') return claim;
-    await Promise.all(claim.claimed.map((c) => startNode(home, req, c, staged.get(c.rank)!, runner, env)));
+    await Promise.all(claim.claimed.map((c) => startNode(home, req, c, staged.get(c.rank)!, runner, env, pricePerHour)));
   } finally {
     await Promise.all([...staged.values()].map((dir) => rm(dir, { recursive: true, force: true })));
   }
@@ -246,7 +246,7 @@ function rmIfSame(path: string, seen: LocalNodeRecord): void {
   }
 }
 
-async function startNode(home: string, req: LaunchRequest, c: Claimed, staging: string, runner: string, env: NodeJS.ProcessEnv): Promise<void> {
+async function startNode(home: string, req: LaunchRequest, c: Claimed, staging: string, runner: string, env: NodeJS.ProcessEnv, pricePerHour: number): Promise<void> {
   const dir = workDirOf(home, req, c.rank);
   const masterPort = c.rec.masterPort;
   try {
@@ -267,7 +267,7 @@ async function startNode(home: string, req: LaunchRequest, c: Claimed, staging: 
         },
       } : {}),
       gpus,
-      pricePerHour: 0,
+      pricePerHour,
     };
     const taskPath = join(dir, 'task.json');
     writeFileSync(taskPath, `${JSON.stringify(task, null, 2)}\n`);

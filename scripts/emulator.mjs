@@ -1,0 +1,21 @@
+// `npm run emulator`: the wire-level AWS emulator lives in test/emulator/ as TypeScript, so bundle its
+// entry point with esbuild (dependencies stay external, resolved from this checkout) and run it.
+import { build } from 'esbuild';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+// inside node_modules so the bundle's bare imports (@aws-sdk/*) resolve from here
+const outfile = join(root, 'node_modules/.cache/trainctl/emulator.mjs');
+await build({
+  absWorkingDir: root,
+  entryPoints: ['test/emulator/main.ts'],
+  outfile,
+  bundle: true,
+  packages: 'external',
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+});
+await import(pathToFileURL(outfile).href);

@@ -1,10 +1,11 @@
 // Shared test helpers: the real built CLI in a child process, temp dirs, store fixtures.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
 import type { AttemptRecord, TrialRecord } from '../src/core/observed.js';
+import { processStartTime } from '../src/providers/local/nodes.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
 /** The built CLI; TRAINCTL_DIST_DIR (as for scripts/build.mjs) points at another build of it. */
@@ -33,6 +34,21 @@ const madeDirs: string[] = [];
 afterAll(() => {
   for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * Polls `probe` until it returns something other than undefined/false and returns that; throws
+ * naming `what` (and `detail()`, what the test saw) after `ms`. The one way tests wait for another
+ * process to get somewhere.
+ */
+export async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 30_000, detail?: () => string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail ? `\n${detail()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** A temp dir removed after the test file finishes. */
 export function tempDir(prefix = 'trainctl-test-'): string {
@@ -65,4 +81,16 @@ export function writeTrialRecord(root: string, rec: Omit<TrialRecord, 'attempts'
       'checkpoints/LATEST': String(rec.checkpoint.step),
     });
   }
+}
+
+/** Runner pids of a TRAINCTL_HOME's local nodes, by trial, as `ps` sees them (not what records claim). */
+export function runners(home: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
+  const re = new RegExp(`^\\s*(\\d+) +(\\d+) .*runner\\.js ${home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/local/work/[^/]+/([^/]+)/a\\d+/r\\d+/task\\.json$`);
+  const found = ps.split('\n').map((line) => re.exec(line)).filter((m): m is RegExpExecArray => m !== null && processStartTime(Number(m[1])) !== undefined);
+  // a runner starting its training process forks first: until the exec, the child shows the runner's command line
+  const pids = new Set(found.map((m) => m[1]));
+  for (const m of found) if (!pids.has(m[2]!)) out.set(m[3]!, [...(out.get(m[3]!) ?? []), Number(m[1])]);
+  return out;
 }

@@ -7,6 +7,7 @@ import { parseDuration } from '../core/duration.js';
 import { ExitError } from '../core/errors.js';
 import { hasChanges, type Plan, type PlanOptions } from '../core/plan.js';
 import { applyUntilSettled, executePlan, outcomeText, replanChecked, shownMetric, type ActionOutcome, type TrialProgress } from '../engine/apply.js';
+import { takeLocks, type ProjectLocks } from '../engine/lock.js';
 import { planJobs, type PlanResult } from '../engine/planning.js';
 import { colorEnabled, palette, type Palette } from '../render/color.js';
 import type { PlanJson } from '../render/plan-json.js';
@@ -14,18 +15,27 @@ import { renderPlanText } from '../render/plan-text.js';
 import { progressKey, progressLine, trainingSummary } from '../render/progress.js';
 import type { Job } from '../spec/types.js';
 import type { CommandContext } from './commands.js';
-import { confirmOrRefuse, loadJobs, trainctlHome } from './shared.js';
+import { clockOf, confirmOrRefuse, loadJobs, trainctlHome } from './shared.js';
 
 const DEFAULT_INTERVAL = '2s';
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const source = await planSource(ctx);
-  if (!source) return 1;
-  return carryOut(ctx, source);
+  // the project's lock is taken before planning, so a run that waited for it plans the world the
+  // holder left behind (and finds nothing left to do), never a plan made before it
+  let locks: ProjectLocks | undefined;
+  try {
+    const source = await planSource(ctx, async (jobs, inputs) => {
+      locks = await takeLocks(jobs, { command: 'apply', lockTimeout: ctx.values['lock-timeout'] as string | undefined, env: ctx.env, inputs, stderr: ctx.stderr });
+    });
+    if (!source) return 1;
+    return await carryOut(ctx, source, locks);
+  } finally {
+    await locks?.release();
+  }
 }
 
 /** Shows the plan, confirms, and applies it once or (with --wait) until every trial settles. */
-export async function carryOut(ctx: CommandContext, source: PlanSource): Promise<number> {
+export async function carryOut(ctx: CommandContext, source: PlanSource, locks?: ProjectLocks): Promise<number> {
   const wait = Boolean(ctx.values.wait);
   const intervalMs = parseInterval(ctx.values.interval as string | undefined, wait);
   const env = { home: trainctlHome(ctx.env) };
@@ -44,11 +54,12 @@ export async function carryOut(ctx: CommandContext, source: PlanSource): Promise
   if (pending && !ctx.values.yes) {
     await confirmOrRefuse(ctx, 'apply', `\n${c.bold('Apply these changes?')} [y/N] `);
     // the world may have moved while the question was open; the answer was about this plan
-    pr = await replanChecked({ observedDigest: plan.observedDigest, desiredDigest: pr.desiredDigest }, jobs, env, options, new Date());
+    pr = await replanChecked({ observedDigest: plan.observedDigest, desiredDigest: pr.desiredDigest }, jobs, env, options, clockOf(ctx));
   }
   ctx.stdout.write('\n');
 
   if (!wait) {
+    locks?.assertHeld();
     const outcomes = await executePlan(plan, { jobs, trials: pr.trials, resources: pr.observed.resources, records: pr.observed.records, env }, {
       renderer: tty ? 'default' : 'silent',
       ...(tty ? {} : { onOutcome: (o: ActionOutcome) => ctx.stdout.write(`${outcomeText(o)}\n`) }),
@@ -64,6 +75,7 @@ export async function carryOut(ctx: CommandContext, source: PlanSource): Promise
   const result = await applyUntilSettled({
     jobs, trials: pr.trials, env, options, intervalMs, first,
     renderer: 'silent',
+    ...(locks ? { beforePass: () => locks.assertHeld() } : {}),
     ...(tty ? {} : { onOutcome: (o: ActionOutcome) => ctx.stdout.write(`${outcomeText(o)}\n`) }),
     onProgress: (progress) => {
       if (board) return board.update(progress);
@@ -100,22 +112,24 @@ export interface PlanSource {
 }
 
 /** Specs from -f, or a saved plan whose specs and world are checked to be what it was made from. */
-async function planSource(ctx: CommandContext): Promise<PlanSource | undefined> {
+async function planSource(ctx: CommandContext, beforePlan?: (jobs: Job[], inputs: string[]) => Promise<void>): Promise<PlanSource | undefined> {
   const env = { home: trainctlHome(ctx.env) };
   if (ctx.positionals.length > 1) throw new ExitError('apply takes at most one saved plan', 1, 'see `trainctl apply --help`');
   const path = ctx.positionals[0];
   if (path === undefined) {
-    const { jobs, ok } = loadJobs(ctx);
+    const { jobs, ok, inputs } = loadJobs(ctx);
     if (!ok) return undefined;
+    await beforePlan?.(jobs, inputs);
     const options = { prune: Boolean(ctx.values.prune) };
-    return { jobs, options, fresh: await planJobs(jobs, env, options, new Date()) };
+    return { jobs, options, fresh: await planJobs(jobs, env, options, clockOf(ctx)) };
   }
   if (ctx.values.file) throw new ExitError('give either a saved plan or -f, not both', 1, 'a saved plan names its own spec files');
   if (ctx.values.prune) throw new ExitError('--prune does not apply to a saved plan', 1, 'pass --prune to `trainctl plan --out` instead');
   const saved = readSavedPlan(resolve(ctx.cwd, path), path);
   const { jobs, ok } = loadJobs({ ...ctx, cwd: saved.cwd, values: { ...ctx.values, file: saved.inputs } });
   if (!ok) throw new ExitError(`the specs of the saved plan ${path} no longer load`, 1, 'fix them and run `trainctl plan --out` again');
-  const fresh = await replanChecked(saved, jobs, env, saved.options, new Date());
+  await beforePlan?.(jobs, saved.inputs);
+  const fresh = await replanChecked(saved, jobs, env, saved.options, clockOf(ctx));
   const { inputs: _inputs, desiredDigest: _desired, cwd: _cwd, ...plan } = saved;
   return { jobs, options: saved.options, fresh, saved: plan };
 }
@@ -143,7 +157,7 @@ function readSavedPlan(abs: string, shown: string): SavedPlan {
 }
 
 /** A plan that could spend more than a job's limits.costUSD launches nothing unless the user says so. */
-function refuseOverBudget(plan: Plan, allowed: boolean): void {
+export function refuseOverBudget(plan: Plan, allowed: boolean): void {
   const over = plan.jobs.filter((j) => j.estimate?.overLimit);
   if (allowed || over.length === 0) return;
   const what = over.map((j) => `job ${j.job} could cost $${(j.estimate!.worstCaseUSD as number).toFixed(2)}, over its limits.costUSD $${j.costLimitUSD!.toFixed(2)}`).join('; ');

@@ -76,14 +76,15 @@ Exit codes: 0 valid, 1 problems found.`,
   {
     name: 'plan',
     summary: 'Show what apply would change',
-    usage: 'trainctl plan -f <file|dir>... [--output text|json] [--out plan.json] [--prune] [--detailed-exitcode]',
+    usage: 'trainctl plan -f <file|dir>... [--output text|json|markdown] [--out plan.json] [--prune] [--detailed-exitcode]',
     options: { file, output, out: { type: 'string' }, prune: { type: 'boolean' }, 'detailed-exitcode': { type: 'boolean' }, 'no-color': noColor },
     help: `Compares the specs with the live world (resources tagged by trainctl, run records in the
 output store) and prints the actions apply would take. Nothing is changed.
 
 Options:
   -f, --file <path>        spec file or directory (repeatable; default ./trainjob.yaml)
-  -o, --output <format>    text (default) or json (see README, "Plan JSON")
+  -o, --output <format>    text (default), json (see README, "Plan JSON") or markdown
+                           (tables and the folded text plan, for pull-request comments)
       --out <path>         also save the plan as JSON, for \`trainctl apply <path>\`
       --prune              plan deletes for managed resources whose trial is in no spec
       --detailed-exitcode  exit 2 when there are changes (0 none, 1 error)
@@ -93,8 +94,8 @@ Options:
   {
     name: 'apply',
     summary: 'Carry out the plan: launch, resume and stop trials',
-    usage: 'trainctl apply (-f <file|dir>... | <plan.json>) [--yes] [--prune] [--wait [--interval 2s]]',
-    options: { file, yes: { type: 'boolean', short: 'y' }, prune: { type: 'boolean' }, wait: { type: 'boolean' }, interval: { type: 'string' }, 'allow-over-budget': { type: 'boolean' }, 'no-color': noColor },
+    usage: 'trainctl apply (-f <file|dir>... | <plan.json>) [--yes] [--prune] [--wait [--interval 2s]] [--lock-timeout 5m]',
+    options: { file, yes: { type: 'boolean', short: 'y' }, prune: { type: 'boolean' }, wait: { type: 'boolean' }, interval: { type: 'string' }, 'allow-over-budget': { type: 'boolean' }, 'lock-timeout': { type: 'string' }, 'no-color': noColor },
     help: `Plans as \`trainctl plan\` does, prints the plan, asks for confirmation and carries it out:
 launches new, resumed and retried trials in parallel, and stops what the plan stops. Running it
 again changes nothing that is already done. Given a plan saved with \`trainctl plan --out\`, it
@@ -107,7 +108,12 @@ Options:
       --wait             keep reconciling until every trial has finished, with live progress
       --interval <dur>   time between passes with --wait (default 2s)
       --allow-over-budget  apply even when the worst-case cost estimate exceeds limits.costUSD
+      --lock-timeout <dur> wait this long for a project locked by another apply or controller
+                         (default 0: fail at once, naming the holder)
       --no-color         no colours (also NO_COLOR=1; off when not a terminal)
+
+Each project's lock (<output>/<project>/.lock) is held from planning to the end, renewed while
+it runs; TRAINCTL_LOCK_TTL (default 2m) is how long a lock outlives a holder that died.
 
 Exit codes: 0 success, 1 error, or (with --wait) a trial failed for good.`,
     load: () => import('./apply.js'),
@@ -158,6 +164,46 @@ Options:
   -y, --yes          do not ask for confirmation (required when stdin is not a terminal)
       --no-color     no colours (also NO_COLOR=1; off when not a terminal)`,
     load: () => import('./destroy.js'),
+  },
+  {
+    name: 'reconcile',
+    summary: 'Converge every spec of a directory: one pass, or a controller loop',
+    usage: 'trainctl reconcile -f <file|dir>... [--watch [--interval 60s]] [--prune] [--lock-timeout 5m]',
+    options: { file, watch: { type: 'boolean' }, interval: { type: 'string' }, prune: { type: 'boolean' }, 'lock-timeout': { type: 'string' }, 'allow-over-budget': { type: 'boolean' }, 'no-color': noColor },
+    help: `One level-based pass over every spec given: plan against the world as it is and carry out the
+changes without asking (launch new and waiting trials, resume interrupted ones, retry failures,
+stop what a limit stops). Running it again is always safe. With --watch it is a controller: a
+pass every --interval, re-reading the specs each time, until SIGINT or SIGTERM (which end it after
+the current pass). A pass that fails (store or cloud API unreachable, a spec that does not load)
+is logged and retried with backoff. Each change is logged as one line:
+\`<time> <action> <trial> (<reason>)\`. Each project's lock is held for the whole run.
+
+Options:
+  -f, --file <path>        spec file or directory (repeatable; default ./trainjob.yaml)
+      --watch              keep reconciling until stopped
+      --interval <dur>     time between passes with --watch (default 60s)
+      --prune              also delete managed resources whose trial is in no spec
+      --lock-timeout <dur> wait this long for a locked project (default 0: fail at once; with
+                           --watch a locked project is retried every interval)
+      --allow-over-budget  launch even when the worst-case cost estimate exceeds limits.costUSD
+      --no-color           no colours (also NO_COLOR=1; off when not a terminal)
+
+Exit codes: 0 the pass succeeded (or the controller was stopped), 1 error.`,
+    load: () => import('./reconcile.js'),
+  },
+  {
+    name: 'force-unlock',
+    summary: "Release a project's lock left by an apply that died",
+    usage: 'trainctl force-unlock <lock-id> -f <file|dir>... [--yes]',
+    options: { file, yes },
+    help: `Releases the lock with this id (printed by the apply or reconcile that found it held) in the
+output stores of the given specs. Only for a lock whose holder is gone: releasing a lock a running
+apply holds lets two of them launch at once. Asks first unless --yes.
+
+Options:
+  -f, --file <path>  spec file or directory (repeatable; default ./trainjob.yaml)
+  -y, --yes          do not ask (required when stdin is not a terminal)`,
+    load: () => import('./force-unlock.js'),
   },
   {
     name: 'run',

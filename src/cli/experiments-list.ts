@@ -1,7 +1,7 @@
 // `trainctl experiments list`: one line per job of the given specs — trials, where they stand,
 // the best objective value and the spend so far.
 import { ExitError } from '../core/errors.js';
-import type { TrialState } from '../core/status.js';
+import { TRIAL_STATE_ORDER, type TrialState } from '../core/status.js';
 import { colorEnabled, palette, type Palette } from '../render/color.js';
 import { formatMetric } from '../render/progress.js';
 import { renderTable } from '../render/table.js';
@@ -11,7 +11,6 @@ import { outputFormat } from './shared.js';
 import { stateColor } from './status.js';
 
 /** Live first, then finished, then what went wrong: the order `trainctl status` counts in. */
-const STATE_ORDER: TrialState[] = ['running', 'starting', 'pending', 'waiting', 'interrupted', 'lost', 'succeeded', 'early-stopped', 'stopped', 'failed', 'orphaned'];
 
 export async function list(ctx: CommandContext): Promise<number> {
   const format = outputFormat(ctx, ['text', 'json'] as const);
@@ -42,7 +41,7 @@ function listJson(x: Experiment) {
 }
 
 export function countsText(counts: Partial<Record<TrialState, number>>, c: Palette): string {
-  return STATE_ORDER.filter((s) => counts[s]).map((s) => `${counts[s]} ${stateColor(s, c)(s)}`).join(', ');
+  return TRIAL_STATE_ORDER.filter((s) => counts[s]).map((s) => `${counts[s]} ${stateColor(s, c)(s)}`).join(', ');
 }
 
 export function renderExperimentList(experiments: readonly Experiment[], c: Palette): string {

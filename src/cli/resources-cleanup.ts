@@ -60,7 +60,8 @@ export async function cleanup(ctx: CommandContext): Promise<number> {
   const pool = new AwsClientPool(ctx.env);
   const byRegion = new Map<string, string[]>();
   for (const t of targets) byRegion.set(t.instance.region, [...(byRegion.get(t.instance.region) ?? []), t.instance.id]);
-  const outcomes = await Promise.all([...byRegion].map(([region, ids]) => terminateManaged(pool, region, ids)));
+  const { deleteManagedPods, RUNPOD_REGION } = await import('../providers/runpod/inventory.js');
+  const outcomes = await Promise.all([...byRegion].map(([region, ids]) => (region === RUNPOD_REGION ? deleteManagedPods(ctx.env, ids) : terminateManaged(pool, region, ids))));
   const terminated = outcomes.flatMap((o) => o.terminated);
   const skipped = outcomes.flatMap((o) => o.skipped);
   if (format === 'json') ctx.stdout.write(`${JSON.stringify(json({ terminated, skipped }), null, 2)}\n`);

@@ -10,20 +10,14 @@ import { NO_PRICES, tablePrice } from '../core/prices.js';
 import type { Job, ResolvedCompute } from '../spec/types.js';
 import type { CommandContext } from './commands.js';
 import { loadJobs, trainctlHome } from './shared.js';
+import { runpodConfig } from '../providers/runpod/clients.js';
+
+/** The `region` RunPod pods are listed under (providers/runpod/inventory.ts RUNPOD_REGION). */
+const RUNPOD = 'runpod';
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
-/**
- * The clock every verb judges ages by. TRAINCTL_NOW (an ISO time) moves it, for tests and for
- * "what would insights say tomorrow".
- */
-export function clockOf(ctx: CommandContext): Date {
-  const raw = ctx.env.TRAINCTL_NOW;
-  if (!raw) return new Date();
-  const t = Date.parse(raw);
-  if (!Number.isFinite(t)) throw new ExitError(`TRAINCTL_NOW ${JSON.stringify(raw)} is not a time`, 1, 'write it as an ISO time, e.g. 2026-06-01T12:00:00Z, or unset it');
-  return new Date(t);
-}
+export { clockOf } from './shared.js';
 
 /** The specs given with -f (none is fine: `resources` works on the cloud alone). */
 export function givenJobs(ctx: CommandContext): Job[] {
@@ -33,15 +27,20 @@ export function givenJobs(ctx: CommandContext): Job[] {
   return jobs;
 }
 
-/** --region (repeatable, or a comma list); else the regions of the aws specs and AWS_REGION / AWS_DEFAULT_REGION. */
+/**
+ * --region (repeatable, or a comma list; `runpod` for RunPod pods); else the regions of the aws
+ * specs and AWS_REGION / AWS_DEFAULT_REGION, and `runpod` when a RunPod key is configured.
+ */
 export function regionsOf(ctx: CommandContext, jobs: readonly Job[]): string[] {
   const given = ((ctx.values.region as string[] | undefined) ?? []).flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean);
   for (const r of given) {
-    if (!REGION.test(r)) throw new ExitError(`--region ${JSON.stringify(r)} is not an AWS region name`, 1, 'e.g. --region us-east-1,eu-west-1');
+    if (r !== RUNPOD && !REGION.test(r)) throw new ExitError(`--region ${JSON.stringify(r)} is not an AWS region name`, 1, 'e.g. --region us-east-1,eu-west-1');
   }
   const regions = given.length ? given : [
     ...jobs.flatMap((j) => (j.spec.compute.provider === 'aws' && j.spec.compute.region ? [j.spec.compute.region] : [])),
     ...[ctx.env.AWS_REGION, ctx.env.AWS_DEFAULT_REGION].filter((r): r is string => Boolean(r)),
+    // pods only where a RunPod key is configured: without one they are skipped, silently
+    ...(runpodConfig(ctx.env).apiKey ? [RUNPOD] : []),
   ];
   const unique = [...new Set(regions)];
   if (unique.length === 0) {
@@ -69,7 +68,7 @@ export async function readInventory(ctx: CommandContext, regions: readonly strin
   const { loadPriceOverrides } = await import('../providers/price-file.js');
   const overrides = loadPriceOverrides(trainctlHome(ctx.env), ctx.env);
   const pool = new AwsClientPool(ctx.env);
-  const perRegion = await Promise.all(regions.map(async (region) => {
+  const perRegion = await Promise.all(regions.filter((r) => r !== RUNPOD).map(async (region) => {
     const instances = (await scanRegion(pool, region, opts)).map((i) => toInventory(i, region));
     const spotTypes = [...new Set(instances.filter((i) => i.market === 'spot').map((i) => i.instanceType))].sort();
     const spot = await liveSpotPrices(pool, region, spotTypes);
@@ -83,7 +82,18 @@ export async function readInventory(ctx: CommandContext, regions: readonly strin
       return listed ? { ...i, price: { usdPerHour: listed.usdPerHour, source: 'table' } } : i;
     });
   }));
-  return perRegion.flat();
+  if (!regions.includes(RUNPOD)) return perRegion.flat();
+  // pods are priced at what RunPod bills them now (costPerHr), unless prices.json says otherwise
+  const { scanPods } = await import('../providers/runpod/inventory.js');
+  const pods = (await scanPods(ctx.env, opts)).map((i): InventoryInstance => {
+    const [, count, gpuType] = /^(\d+)x (.*)$/.exec(i.instanceType) ?? [];
+    const compute = { provider: 'runpod', gpuType, gpuCount: Number(count), interruptible: i.market === 'spot', cloudType: 'ALL' } as ResolvedCompute;
+    const user = overrides ? tablePrice(compute, overrides, NO_PRICES) : undefined;
+    if (user) return { ...i, price: { usdPerHour: user.usdPerHour, source: 'user' } };
+    const listed = i.price ? undefined : tablePrice(compute, undefined);
+    return listed ? { ...i, price: { usdPerHour: listed.usdPerHour, source: 'table' } } : i;
+  });
+  return [...perRegion.flat(), ...pods];
 }
 
 /** The trials the given specs want and the records their stores hold (each job read from its own store). */

@@ -15,6 +15,18 @@ export function trainctlHome(env: NodeJS.ProcessEnv): string {
   return env.TRAINCTL_HOME || join(homedir(), '.trainctl');
 }
 
+/**
+ * The clock commands judge by: ages, limits, which scheduled slot is due. TRAINCTL_NOW (an ISO
+ * time) moves it, for tests and for "what would insights say tomorrow".
+ */
+export function clockOf(ctx: CommandContext): Date {
+  const raw = ctx.env.TRAINCTL_NOW;
+  if (!raw) return new Date();
+  const t = Date.parse(raw);
+  if (!Number.isFinite(t)) throw new ExitError(`TRAINCTL_NOW ${JSON.stringify(raw)} is not a time`, 1, 'write it as an ISO time, e.g. 2026-06-01T12:00:00Z, or unset it');
+  return new Date(t);
+}
+
 export function specInputs(ctx: CommandContext): string[] {
   const given = ctx.values.file as string[] | undefined;
   if (given?.length) return given;

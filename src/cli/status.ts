@@ -1,22 +1,21 @@
 // `trainctl status`: where every trial of the given specs stands — state, attempt, step, latest
 // metric, elapsed time and spend — as a table or as JSON.
 import { formatDuration } from '../core/duration.js';
-import { trialStatuses, type JobStatus, type TrialState } from '../core/status.js';
+import { trialStatuses, TRIAL_STATE_ORDER, type JobStatus, type TrialState } from '../core/status.js';
 import { planJobs } from '../engine/planning.js';
 import { colorEnabled, palette, type Palette } from '../render/color.js';
 import { formatParameters } from '../render/plan-text.js';
 import { formatMetric } from '../render/progress.js';
 import { renderTable } from '../render/table.js';
 import type { CommandContext } from './commands.js';
-import { loadJobs, outputFormat, trainctlHome } from './shared.js';
+import { clockOf, loadJobs, outputFormat, trainctlHome } from './shared.js';
 
-const STATE_ORDER: TrialState[] = ['running', 'starting', 'pending', 'waiting', 'interrupted', 'lost', 'succeeded', 'early-stopped', 'stopped', 'failed', 'orphaned'];
 
 export async function run(ctx: CommandContext): Promise<number> {
   const format = outputFormat(ctx, ['text', 'json'] as const);
   const { jobs, ok } = loadJobs(ctx);
   if (!ok) return 1;
-  const now = new Date();
+  const now = clockOf(ctx);
   const { plan, observed } = await planJobs(jobs, { home: trainctlHome(ctx.env) }, { prune: false }, now);
   const objectives = new Map(jobs.flatMap((j) => (j.spec.metrics.objective ? [[`${j.project}/${j.name}`, { metric: j.spec.metrics.objective.metric, goal: j.spec.metrics.objective.goal ?? 'minimize' }] as const] : [])));
   const statuses = trialStatuses(plan, observed, now, objectives);
@@ -60,9 +59,20 @@ export function renderStatus(statuses: readonly JobStatus[], objectives: Readonl
     { header: 'COST', value: (r) => `$${r.costUSD.toFixed(2)}`, align: 'right' },
   ], { header: c.bold });
   const summaries = statuses.map((j) => {
-    const counts = STATE_ORDER.filter((s) => j.counts[s]).map((s) => `${j.counts[s]} ${s}`).join(', ');
+    const counts = TRIAL_STATE_ORDER.filter((s) => j.counts[s]).map((s) => `${j.counts[s]} ${s}`).join(', ');
     const best = j.best ? `; best ${j.best.metric} ${formatMetric(j.best.value)} (${j.best.trial})` : '';
     return `${c.bold(`${j.project}/${j.job}`)}: ${j.trials.length} trial${j.trials.length === 1 ? '' : 's'} — ${counts}${best}; spent $${j.costUSD.toFixed(2)}`;
   });
-  return `${table}\n${summaries.join('\n')}\n`;
+  return `${dashboardHeader(statuses, c)}${table}\n${summaries.join('\n')}\n`;
+}
+
+/** Over several jobs (a directory of specs), one line of totals before the table. */
+function dashboardHeader(statuses: readonly JobStatus[], c: Palette): string {
+  if (statuses.length < 2) return '';
+  const counts = new Map<TrialState, number>();
+  for (const j of statuses) for (const s of TRIAL_STATE_ORDER) if (j.counts[s]) counts.set(s, (counts.get(s) ?? 0) + j.counts[s]!);
+  const trials = statuses.reduce((n, j) => n + j.trials.length, 0);
+  const spent = statuses.reduce((n, j) => n + j.costUSD, 0);
+  const states = TRIAL_STATE_ORDER.filter((s) => counts.get(s)).map((s) => `${counts.get(s)} ${stateColor(s, c)(s)}`).join(', ');
+  return `${c.bold(`${statuses.length} jobs, ${trials} trials`)} — ${states}; spent $${spent.toFixed(2)}\n\n`;
 }

@@ -7,7 +7,10 @@ import type { AttemptState, TrialRecord } from './observed.js';
 /** One instance as read from the cloud, parsed once at the boundary (providers/aws/inventory.ts). */
 export interface InventoryInstance {
   id: string;
+  /** The AWS region; `runpod` for a RunPod pod. */
   region: string;
+  /** Absent: aws. A RunPod pod (providers/runpod/inventory.ts) always has GPUs. */
+  provider?: 'aws' | 'runpod';
   az?: string;
   /** EC2's state name: pending, running, shutting-down, stopping, stopped. */
   state: string;
@@ -32,8 +35,8 @@ export interface InventoryInstance {
 
 export interface HourlyPrice {
   usdPerHour: number;
-  /** `user`: the user's prices.json; `spot-live`: DescribeSpotPriceHistory now; `table`: the built-in list prices. */
-  source: 'user' | 'spot-live' | 'table';
+  /** `user`: the user's prices.json; `spot-live`: DescribeSpotPriceHistory now; `table`: the built-in list prices; `live`: what the provider bills it at now (a pod's costPerHr). */
+  source: 'user' | 'spot-live' | 'table' | 'live';
 }
 
 /** States that bill compute time. */
@@ -198,7 +201,7 @@ export function classifyInstances(instances: readonly InventoryInstance[], know:
     if (!LIVE.has(i.state)) continue;
     const base = { instance: i.id, region: i.region, instanceType: i.instanceType };
     if (!i.managed) {
-      const gpu = isGpuInstanceType(i.instanceType);
+      const gpu = i.provider === 'runpod' || isGpuInstanceType(i.instanceType);
       if (gpu || /train/i.test(i.name ?? '')) {
         findings.push({
           ...base, kind: 'untagged-training', reason: gpu ? 'gpu-type' : 'name-says-train',
@@ -250,7 +253,7 @@ export function classifyInstances(instances: readonly InventoryInstance[], know:
       unjudged.add(i.project!);
     }
 
-    if (isGpuInstanceType(i.instanceType) && i.state === 'running' && record) {
+    if ((i.provider === 'runpod' || isGpuInstanceType(i.instanceType)) && i.state === 'running' && record) {
       const ended = endedAt(record, i);
       if (ended) {
         findings.push({

@@ -52,9 +52,20 @@ export interface TrialRecord {
   checkpoint?: { step: number };
 }
 
+/**
+ * A node that existed and is gone without trainctl stopping it: a local runner whose process is not
+ * running, a cloud instance terminated. Only drift is read off it; it holds no slot and no cost.
+ */
+export interface GoneResource extends Omit<ObservedResource, 'state' | 'launchedAt'> {
+  /** Why it is gone, in words: `process 1234 not running`, `instance i-0abc terminated (…)`. */
+  detail: string;
+}
+
 export interface Observed {
   resources: ObservedResource[];
   records: TrialRecord[];
+  /** Gone nodes the providers still know of (drift); absent where none can tell. */
+  gone?: GoneResource[];
 }
 
 export const emptyObserved = (): Observed => ({ resources: [], records: [] });

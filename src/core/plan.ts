@@ -2,7 +2,8 @@
 // No I/O. Each action has a kind and a reason, both enums; rendering turns them into words.
 import { jobCostEstimate, trialEstimateUSD, type CostBound, type JobCostEstimate } from './cost.js';
 import { canonicalJson, sha256 } from './hash.js';
-import type { AttemptRecord, Observed, ObservedResource, TrialRecord } from './observed.js';
+import { applyConcurrency, inCurrentRun, newestSlot, type ConcurrencyPolicy } from './schedule.js';
+import type { AttemptRecord, GoneResource, Observed, ObservedResource, TrialRecord } from './observed.js';
 
 export const ACTION_KINDS = ['create', 'resume', 'retry', 'replace', 'stop', 'delete', 'wait', 'noop'] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
@@ -26,6 +27,8 @@ export const ACTION_REASONS = [
   'orphaned',                  // delete: managed resource whose trial is in no spec (--prune)
   'max-parallel',              // wait: over maxParallel, launched by a later pass
   'destroyed',                 // stop: asked for by `trainctl destroy` (never planned)
+  'schedule-forbid',           // wait: an older scheduled run still goes (concurrencyPolicy: Forbid)
+  'schedule-replaced',         // stop/noop: a newer scheduled run replaces it (concurrencyPolicy: Replace)
 ] as const;
 export type ActionReason = (typeof ACTION_REASONS)[number];
 
@@ -37,6 +40,17 @@ export interface DesiredTrial {
   index: number;
   parameters: Readonly<Record<string, string | number | boolean>>;
   specHash: string;
+  /** For a scheduled or triggered job: the run (UTC minute, `YYYYMMDDtHHMM`) the trial belongs to. */
+  slot?: string;
+}
+
+/** When a scheduled or triggered job runs, as the engine decided it from the clock and the world. */
+export interface JobSchedule {
+  concurrencyPolicy: ConcurrencyPolicy;
+  /** The slot whose run starts now, and what made it due. */
+  due?: { slot: string; by: 'cron' | 's3'; object?: string };
+  /** ISO time of the next cron tick. */
+  next?: string;
 }
 
 /** The parts of a job that steer planning. */
@@ -53,6 +67,7 @@ export interface JobPolicy {
   onExceed: 'stop' | 'warn';
   /** Nodes per trial (distributed.nodes), for cost estimates. Default 1. */
   nodes?: number;
+  schedule?: JobSchedule;
 }
 
 /** Price of one node of a job's compute, as the engine found it. */
@@ -98,6 +113,11 @@ export interface Action {
    * that run, launch or wait for a slot, when the job's price is known.
    */
   estimatedCostUSD?: CostBound;
+  /**
+   * Drift: the trial's nodes that vanished outside trainctl while its attempt ran, in words
+   * (`node <id> is gone (process 1234 not running)`); the action repairs it.
+   */
+  drift?: string[];
 }
 
 export interface JobSummary {
@@ -108,6 +128,8 @@ export interface JobSummary {
   costLimitUSD?: number;
   /** Present when the job's price is known. */
   estimate?: JobCostEstimate;
+  /** Present for a scheduled or triggered job. */
+  schedule?: JobSchedule;
 }
 
 export interface Plan {
@@ -199,6 +221,7 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
   const trialsByJob = groupBy(desired.trials, (t) => jobKey(t.project, t.job));
   const wanted = new Set(desired.trials.map((t) => jobKey(t.project, t.id)));
   const recordsByJob = groupBy(observed.records, (r) => jobKey(r.project, r.job));
+  const goneByTrial = groupBy(observed.gone ?? [], (r) => jobKey(r.project, r.trial));
   const jobs: JobSummary[] = [];
 
   // Managed resources whose trial no spec wants, in the projects the specs cover; sorted, so the
@@ -219,7 +242,7 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
     const trials = [...(trialsByJob.get(key) ?? [])].sort((a, b) => a.index - b.index);
     // summed in trial order: floating-point sums depend on order, and the plan must not
     const spent = [...(recordsByJob.get(key) ?? [])].sort((a, b) => compare(a.trial, b.trial)).reduce((s, r) => s + spentOn(r), 0);
-    jobs.push({ project: policy.project, job: policy.job, trials: trials.length, spentUSD: spent, ...(policy.costLimitUSD !== undefined ? { costLimitUSD: policy.costLimitUSD } : {}) });
+    jobs.push({ project: policy.project, job: policy.job, trials: trials.length, spentUSD: spent, ...(policy.costLimitUSD !== undefined ? { costLimitUSD: policy.costLimitUSD } : {}), ...(policy.schedule ? { schedule: policy.schedule } : {}) });
     const overBudget = policy.costLimitUSD !== undefined && spent >= policy.costLimitUSD;
     if (overBudget) {
       warnings.push(`job ${policy.job}: spent $${spent.toFixed(2)} of its $${policy.costLimitUSD!.toFixed(2)} limit${policy.onExceed === 'warn' ? ' (onExceed: warn, nothing is stopped)' : ''}`);
@@ -227,8 +250,15 @@ export function plan(desired: Desired, observed: Observed, options: PlanOptions,
     const enforceBudget = overBudget && policy.onExceed === 'stop';
 
     // First pass: what each trial needs, ignoring slots.
-    const decided = trials.map((t) => decideTrial(t, policy, liveByTrial.get(jobKey(t.project, t.id)) ?? [], recordByTrial.get(jobKey(t.project, t.id)), now, warnings));
-    const halted = policy.stopOnFailure && decided.some((a) => a.reason === 'retries-exhausted');
+    const decided = trials.map((t) => {
+      const k = jobKey(t.project, t.id);
+      const live = liveByTrial.get(k) ?? [];
+      return withDrift(decideTrial(t, policy, live, recordByTrial.get(k), now, warnings), live, recordByTrial.get(k), goneByTrial.get(k) ?? []);
+    });
+    applyConcurrency(decided, trials, policy.schedule?.concurrencyPolicy);
+    // each scheduled run is its own sweep: an older run's failure does not halt the current one
+    const current = newestSlot(trials);
+    const halted = policy.stopOnFailure && decided.some((a, i) => a.reason === 'retries-exhausted' && inCurrentRun(trials[i]!, current));
 
     // Second pass: job-wide limits, then slots. Trials that stay live hold a slot.
     const firstAction = actions.length;
@@ -380,6 +410,18 @@ function decideTrial(t: DesiredTrial, policy: JobPolicy, live: readonly Observed
   if (h.interruptions > policy.retryOnInterruption) return { ...base, kind: 'noop', reason: 'interruptions-exhausted' };
   if (rec.checkpoint && policy.resume === 'auto') return relaunch('resume', reason, { resumeFromStep: rec.checkpoint.step });
   return relaunch('retry', reason === 'interrupted' ? 'interrupted-no-checkpoint' : 'node-lost');
+}
+
+/**
+ * Marks an action as repairing drift when nodes of the trial's last attempt are gone while its
+ * record says the attempt never ended: they vanished without trainctl or the runner knowing (a
+ * process killed, an instance terminated). An attempt that ended (interrupted included) is history.
+ */
+function withDrift(a: Action, live: readonly ObservedResource[], rec: TrialRecord | undefined, gone: readonly GoneResource[]): Action {
+  const last = rec?.attempts.at(-1);
+  if (live.length > 0 || !last || isTerminalAttempt(last)) return a;
+  const lost = gone.filter((g) => g.attempt === last.n).sort((x, y) => x.nodeRank - y.nodeRank || compare(x.id, y.id));
+  return lost.length ? { ...a, drift: lost.map((g) => `node ${g.id} is gone (${g.detail})`) } : a;
 }
 
 /** A digest of the observed world that ignores order (and heartbeat churn: steps, times, cost). */

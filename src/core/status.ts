@@ -12,6 +12,9 @@ export type TrialState =
   | 'lost'         // its node vanished mid-attempt
   | 'orphaned';    // live, but in no spec
 
+/** The order states are counted in on summary lines: what is moving first, how things ended last. */
+export const TRIAL_STATE_ORDER: readonly TrialState[] = ['running', 'starting', 'pending', 'waiting', 'interrupted', 'lost', 'succeeded', 'early-stopped', 'stopped', 'failed', 'orphaned'];
+
 export interface TrialStatus {
   project: string;
   job: string;

@@ -258,6 +258,8 @@ export interface WaitOptions {
   renderer: 'default' | 'silent';
   onOutcome?(outcome: ActionOutcome): void;
   onProgress(progress: TrialProgress[]): void;
+  /** Before every pass: throws to stop launching (the apply lock was lost). */
+  beforePass?(): void;
   /** For tests and the final summary. */
   clock?: () => Date;
 }
@@ -277,8 +279,9 @@ export async function applyUntilSettled(o: WaitOptions): Promise<WaitResult> {
   const clock = o.clock ?? (() => new Date());
   let pr = o.first;
   for (;;) {
+    o.beforePass?.();
     const outcomes = hasChanges(pr.plan)
-      ? await executePlan(pr.plan, { jobs: o.jobs, trials: o.trials, resources: pr.observed.resources, records: pr.observed.records, env: o.env }, { renderer: o.renderer, ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}) })
+      ? await executePlan(pr.plan, { jobs: o.jobs, trials: pr.trials, resources: pr.observed.resources, records: pr.observed.records, env: o.env }, { renderer: o.renderer, ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}) })
       : [];
     const progress = await progressOf(pr, outcomes, o.jobs, clock());
     o.onProgress(progress);

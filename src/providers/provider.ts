@@ -1,7 +1,7 @@
 // The provider contract (DESIGN §6). A provider provisions machines and starts the runner on
 // them; everything about training happens in the runner. Cloud SDK imports live only in
 // providers/<name>/. Capability differences are separate interfaces, not `if provider == …`.
-import type { ObservedResource, ProviderName } from '../core/observed.js';
+import type { GoneResource, ObservedResource, ProviderName } from '../core/observed.js';
 import type { RunnerTask } from '../runner/task.js';
 import type { ResolvedCompute } from '../spec/types.js';
 
@@ -23,6 +23,16 @@ export interface ProviderObserver {
   observe(project: string): Promise<ObservedResource[]>;
   /** Price of one node of this compute, or undefined when unknown. */
   price(compute: ResolvedCompute): Promise<PriceQuote | undefined>;
+}
+
+/** Who a cloud node is: what its tags (aws) or labels (runpod) say, and what its idempotency key is made of. */
+export interface NodeIdentity {
+  project: string;
+  job: string;
+  trial: string;
+  specHash: string;
+  attempt: number;
+  rank: number;
 }
 
 /** The part of a node's RunnerTask that is the same on every node and every provider. */
@@ -68,4 +78,12 @@ export interface ProviderLauncher {
   terminate(ids: readonly string[]): Promise<void>;
 }
 
-export type Provider = ProviderObserver & Partial<ProviderLauncher>;
+/**
+ * Drift: a provider that can tell which of the project's managed nodes are gone without trainctl
+ * stopping them (a killed process, a terminated instance), for as long as it still knows of them.
+ */
+export interface ProviderGoneObserver {
+  observeGone(project: string): Promise<GoneResource[]>;
+}
+
+export type Provider = ProviderObserver & Partial<ProviderLauncher> & Partial<ProviderGoneObserver>;

@@ -2,6 +2,7 @@
 // symbol per kind, the reason in words, and a summary line.
 import { formatCost } from '../core/cost.js';
 import { formatDuration } from '../core/duration.js';
+import { slotOf, slotText } from '../core/schedule.js';
 import type { Action, ActionKind, ActionReason, JobSummary, Plan } from '../core/plan.js';
 import type { Palette } from './color.js';
 
@@ -28,6 +29,8 @@ const REASON: Record<ActionReason, string> = {
   'orphaned': 'in no spec (--prune)',
   'max-parallel': 'waiting for a slot (maxParallel)',
   'destroyed': 'trainctl destroy; checkpoints kept',
+  'schedule-forbid': 'an older scheduled run still goes (concurrencyPolicy: Forbid)',
+  'schedule-replaced': 'a newer scheduled run replaces it (concurrencyPolicy: Replace)',
 };
 
 export function reasonText(a: Action): string {
@@ -37,6 +40,12 @@ export function reasonText(a: Action): string {
   if (a.resumeFromStep !== undefined) extra.push(`from checkpoint at step ${a.resumeFromStep}`);
   if (a.attempt !== undefined && a.attempt > 1 && a.kind !== 'wait') extra.push(`attempt ${a.attempt}`);
   return extra.length ? `${base}; ${extra.join(', ')}` : base;
+}
+
+function driftRepair(a: Action): string {
+  if (a.kind === 'wait' && a.reason === 'max-parallel') return `repaired when a slot frees (maxParallel)`;
+  if (a.kind === 'noop' || a.kind === 'wait') return `not repaired: ${reasonText(a)}`;
+  return `${a.kind} repairs it`;
 }
 
 export function formatParameters(p: Readonly<Record<string, string | number | boolean>>): string {
@@ -73,12 +82,20 @@ export function renderPlanText(plan: Plan, c: Palette): string {
     for (const a of actions) out.push(actionLine(a, idWidth, paramWidth, c, (job.estimate?.usdPerHour ?? 0) > 0));
     const cost = costLine(job);
     if (cost) out.push(c.dim(cost));
+    const schedule = scheduleLine(job);
+    if (schedule) out.push(c.dim(schedule));
     out.push('');
   }
   const orphans = shown.filter((a) => a.kind === 'delete' && !plan.jobs.some((j) => j.project === a.project && j.job === a.job));
   if (orphans.length) {
     out.push(c.bold('not in any spec'));
     for (const a of orphans) out.push(actionLine(a, idWidth, paramWidth, c, false));
+    out.push('');
+  }
+  const drifted = plan.actions.filter((a) => a.drift?.length);
+  if (drifted.length) {
+    out.push(c.bold('drift (changed outside trainctl)'));
+    for (const a of drifted) for (const d of a.drift!) out.push(`  ${c.yellow('!')} ${a.trial.padEnd(idWidth)}  ${d}; ${driftRepair(a)}`);
     out.push('');
   }
   for (const w of plan.warnings) out.push(c.yellow(`warning: ${w}`));
@@ -108,6 +125,15 @@ export function costLine(job: JobSummary): string | undefined {
   if (e.perTrialUSD === 'unbounded') return `  cost: ${rate}, no maxDuration: unbounded per trial${limit ? `; the runners hold it to the $${job.costLimitUSD!.toFixed(2)} limit` : ''}`;
   const more = e.remainingUSD === 'unbounded' ? 'unbounded' : formatCost(e.remainingUSD);
   return `  cost: ${rate} × ${formatDuration(e.maxDurationMs ?? 0)} = ${formatCost(e.perTrialUSD)} per trial; worst case ${formatCost(e.worstCaseUSD)} (spent ${formatCost(job.spentUSD)} + up to ${more} more)${limit}`;
+}
+
+/** `schedule: run 2026-11-25 02:00 UTC due (cron); next tick 2026-11-26 02:00 UTC`. */
+export function scheduleLine(job: JobSummary): string | undefined {
+  const s = job.schedule;
+  if (!s) return undefined;
+  const due = s.due ? `run ${slotText(s.due.slot)} due (${s.due.by === 'cron' ? 'cron' : `new data: ${s.due.object ?? ''}`})` : 'no run due';
+  const next = s.next ? `; next tick ${slotText(slotOf(new Date(s.next)))}` : '';
+  return `  schedule: ${due}${next}; concurrencyPolicy ${s.concurrencyPolicy}`;
 }
 
 function countReasons(actions: readonly Action[]): string {

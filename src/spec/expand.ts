@@ -1,13 +1,19 @@
 // Expansion: one Job → its Trials. Grid, seeded random and explicit list. Parameter names are
 // sorted first, so the same spec gives byte-identical trials whatever the key order in YAML.
 import { canonicalJson, hashValue, sha256 } from '../core/hash.js';
+import { slotTrialId, type Slot } from '../core/schedule.js';
 import { placeholders, renderTemplate, shellQuote } from '../core/template.js';
 import type { Distribution, ParameterValue } from './schema.gen.js';
 import type { Job, Parameters, Trial } from './types.js';
 
 export interface Expansion { trials: Trial[]; /** parameter sets drawn more than once and dropped */ duplicates: number }
 
-export function expandJob(job: Job): Expansion {
+/**
+ * `slots`: for a job with a schedule or trigger, the runs whose trials are wanted (the engine
+ * decides them from the clock and the world); each slot repeats the job's trials, with the slot
+ * at the end of their ids and the same specHash, so runs compare. Unscheduled jobs ignore it.
+ */
+export function expandJob(job: Job, slots: readonly Slot[] = []): Expansion {
   const hp = job.spec.hyperparameters;
   const sets =
     hp.strategy === 'grid' ? gridSets(hp.parameters as Record<string, ParameterValue[]>)
@@ -32,7 +38,10 @@ export function expandJob(job: Job): Expansion {
       specHash: sha256(`${common}\n${paramsJson}\n${command}`).slice(0, 12),
     });
   }
-  return { trials, duplicates: sets.length - trials.length };
+  const duplicates = sets.length - trials.length;
+  if (!job.spec.schedule && !job.spec.triggers) return { trials, duplicates };
+  const runs = [...slots].sort().flatMap((slot) => trials.map((t) => ({ ...t, id: slotTrialId(t.id, slot), slot })));
+  return { trials: runs.map((t, index) => ({ ...t, index })), duplicates };
 }
 
 export function expandJobs(jobs: readonly Job[]): Trial[] {

@@ -81,6 +81,7 @@ export interface TrainJobSpec {
   distributed?: Distributed;
   metrics?: Metrics;
   schedule?: Schedule;
+  triggers?: Triggers;
   limits?: Limits;
   retry?: Retry;
 }
@@ -438,6 +439,29 @@ export interface Schedule {
    */
   concurrencyPolicy?: 'Allow' | 'Forbid' | 'Replace';
   startingDeadline?: Duration1;
+}
+/**
+ * Start a run when new data lands: each newer matching object is a slot, keyed by its LastModified minute, and runs once.
+ */
+export interface Triggers {
+  s3: S3Trigger;
+  /**
+   * As `schedule.concurrencyPolicy`, for a job without a schedule (default `Forbid`); with a schedule, that one covers triggered runs too.
+   */
+  concurrencyPolicy?: 'Allow' | 'Forbid' | 'Replace';
+}
+/**
+ * Where new data is watched for.
+ */
+export interface S3Trigger {
+  /**
+   * `s3://bucket/prefix/` (or `file:///path/` for local data) listed on every plan.
+   */
+  prefix: string;
+  /**
+   * Glob of keys, relative to the prefix, that count as new data (`*`, `**`, `?`, `{a,b}`).
+   */
+  pattern?: string;
 }
 /**
  * Spend and time limits for the whole job.

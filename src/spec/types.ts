@@ -2,7 +2,7 @@
 // mark defaulted fields optional; these make them required so the rest of the code trusts them.
 import type {
   AwsCompute, Checkpoint, Code, DataSource, Distributed, Hyperparameters, Limits, LocalCompute, Metrics,
-  ParameterValue, Retry, RunpodCompute, Schedule, TrainJob,
+  ParameterValue, Retry, RunpodCompute, S3Trigger, Schedule, TrainJob, Triggers,
 } from './schema.gen.js';
 
 export type { ParameterValue, TrainJob } from './schema.gen.js';
@@ -24,6 +24,7 @@ export interface ResolvedSpec {
   distributed: Defaulted<Distributed, 'strategy' | 'nodes' | 'nprocPerNode' | 'backend'>;
   metrics: Defaulted<Metrics, 'patterns'>;
   schedule?: Defaulted<Schedule, 'timezone' | 'concurrencyPolicy'>;
+  triggers?: Omit<Triggers, 's3'> & { s3: Defaulted<S3Trigger, 'pattern'> };
   limits: Defaulted<Limits, 'onExceed'>;
   retry: Required<Retry>;
 }
@@ -54,6 +55,8 @@ export interface Trial {
   command: string;
   /** Hash over everything that changes what this trial would run. */
   specHash: string;
+  /** For a scheduled or triggered job: the run it belongs to (UTC minute, `YYYYMMDDtHHMM`); also at the end of its id. */
+  slot?: string;
 }
 
 export type { TrainJob as RawTrainJob };

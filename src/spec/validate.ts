@@ -59,6 +59,7 @@ export function validateDocument(value: unknown, ctx: ValidateContext): Validate
   // `file://./dir` is relative to the spec file; from here on every file:// URI is absolute.
   spec.output.uri = absoluteFileUri(spec.output.uri, ctx);
   for (const d of spec.data) d.source = absoluteFileUri(d.source, ctx);
+  if (spec.triggers) spec.triggers.s3.prefix = absoluteFileUri(spec.triggers.s3.prefix, ctx);
   const at = ctx.source.locate(['metadata', 'name']);
   return {
     diagnostics: report.diagnostics,
@@ -289,6 +290,7 @@ function checkSemantics(spec: ResolvedSpec, ctx: ValidateContext, report: Report
   checkUris(spec, report);
   checkMetrics(spec, report);
   checkSchedule(spec, report);
+  checkTriggers(spec, report);
   checkCompute(spec, report);
   checkDurations(spec, report);
 }
@@ -481,6 +483,17 @@ function checkSchedule(spec: ResolvedSpec, report: Reporter): void {
     } catch (err) {
       report.at(['spec', 'schedule', 'cron'], `invalid cron expression ${quote(s.cron)}: ${(err as Error).message}`, 'fields: minute hour day-of-month month day-of-week');
     }
+  }
+}
+
+function checkTriggers(spec: ResolvedSpec, report: Reporter): void {
+  const t = spec.triggers;
+  if (!t) return;
+  const problem = uriProblem(t.s3.prefix);
+  if (problem) report.at(['spec', 'triggers', 's3', 'prefix'], `triggers.s3.prefix: ${problem.message}`, problem.hint);
+  // one policy for all of a job's runs, whatever started them
+  if (spec.schedule && t.concurrencyPolicy !== undefined) {
+    report.at(['spec', 'triggers', 'concurrencyPolicy'], 'triggers.concurrencyPolicy is for jobs without a schedule', 'set schedule.concurrencyPolicy: it covers triggered runs too', { key: true });
   }
 }
 

@@ -1,11 +1,11 @@
 // `trainctl apply` end to end: the built CLI, the real runner (dist/runner.js), real training
 // processes (test/fixtures/apply/code/train.py) and a temp TRAINCTL_HOME per suite.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listNodeRecords, liveness, processStartTime, type LocalNodeRecord } from '../../src/providers/local/nodes.js';
-import { binPath, repoRoot, runCli, tempDir, writeFiles } from '../helpers.js';
+import { binPath, repoRoot, runCli, runners, tempDir, until, writeFiles } from '../helpers.js';
 
 const code = join(repoRoot, 'test/fixtures/apply/code');
 const homes: string[] = [];
@@ -32,17 +32,6 @@ function suite(prefix: string) {
   return { dir, home, cli, trialDir };
 }
 
-/** Runner processes started for this home, by trial: what `ps` sees, not what records claim. */
-function runners(home: string): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  const re = new RegExp(`^\\s*(\\d+) .*runner\\.js ${home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/local/work/[^/]+/([^/]+)/a\\d+/r\\d+/task\\.json$`);
-  for (const line of ps.split('\n')) {
-    const m = re.exec(line);
-    if (m && processStartTime(Number(m[1])) !== undefined) out.set(m[2]!, [...(out.get(m[2]!) ?? []), Number(m[1])]);
-  }
-  return out;
-}
 
 /** Trials with a live (running or pending) node record. */
 function liveTrials(home: string): string[] {
@@ -50,13 +39,6 @@ function liveTrials(home: string): string[] {
   return listNodeRecords(home).filter(({ rec }) => liveness(rec, now) !== 'gone').map(({ rec }) => rec.trial);
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface PlanJson { actions: { trial: string; kind: string; reason: string; attempt?: number; resumeFromStep?: number }[] }
 
@@ -64,7 +46,7 @@ afterAll(async () => {
   // nothing a test started outlives the suite: SIGTERM lets each runner stop its training
   const pids = homes.flatMap((h) => [...runners(h).values()].flat());
   for (const pid of pids) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-  await until(() => pids.every((p) => processStartTime(p) === undefined), 15_000, 'runners to stop').catch(() => {
+  await until(() => pids.every((p) => processStartTime(p) === undefined), 'runners to stop', 15_000).catch(() => {
     for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   });
 });
@@ -91,7 +73,7 @@ describe('trainctl apply', () => {
     expect(first.stdout).toContain('Apply complete: 2 launched, 0 stopped.');
     const trials = [...new Set(liveTrials(home))].sort();
     expect(trials).toHaveLength(2);
-    await until(() => runners(home).size === 2, 5000, 'both runners');
+    await until(() => runners(home).size === 2, 'both runners', 5000);
     const pids = runners(home);
 
     const stale = await cli(['apply', 'plan.json', '--yes']);
@@ -109,9 +91,9 @@ describe('trainctl apply', () => {
   it('resumes a trial whose runner got SIGTERM from its final checkpoint, as attempt 2, and finishes', async () => {
     const rec = listNodeRecords(home).map((r) => r.rec).find((r) => r.pid && processStartTime(r.pid) !== undefined)!;
     const latest = join(trialDir('twice', rec.trial), 'checkpoints/LATEST');
-    await until(() => existsSync(latest), 10_000, 'a first checkpoint');
+    await until(() => existsSync(latest), 'a first checkpoint', 10_000);
     process.kill(rec.pid!, 'SIGTERM');
-    await until(() => processStartTime(rec.pid!) === undefined, 15_000, 'the runner to stop');
+    await until(() => processStartTime(rec.pid!) === undefined, 'the runner to stop', 15_000);
     const status = JSON.parse(readFileSync(join(trialDir('twice', rec.trial), 'attempts/1/status.json'), 'utf8')) as { state: string };
     expect(status.state).toBe('interrupted');
     const step = Number(readFileSync(latest, 'utf8').trim());
@@ -201,14 +183,15 @@ describe('apply killed half-way', () => {
     writeFiles(dir, { 'job.yaml': spec({ name: 'killed', lrs, args: '--steps 150 --sleep 0.01' }) });
     const child = spawn(process.execPath, [binPath, 'apply', '-f', 'job.yaml', '--yes'], { cwd: dir, env: { ...process.env, TRAINCTL_HOME: home }, stdio: 'ignore' });
     const exited = new Promise((r) => child.on('exit', r));
-    await until(() => reached(listNodeRecords(home).map((r) => r.rec)), 10_000, 'the moment to kill');
+    await until(() => reached(listNodeRecords(home).map((r) => r.rec)), 'the moment to kill', 10_000);
     child.kill('SIGKILL');
     await exited;
 
     const r = await cli(['apply', '-f', 'job.yaml', '--yes']);
-    expect(r.stderr).toBe('');
+    // the killed apply's lock is taken over at once: its holder is a process of this host that is gone
+    expect(r.stderr).toMatch(/^took over the lock of project applytest from \S+:\d+ \(trainctl apply\): that process is no longer running\n$/);
     expect(r.code).toBe(0);
-    await until(() => runners(home).size === lrs.length, 10_000, 'a runner per trial');
+    await until(() => runners(home).size === lrs.length, 'a runner per trial', 10_000);
     const seen = runners(home);
     for (const pids of seen.values()) expect(pids).toHaveLength(1);
     expect(liveTrials(home).sort()).toEqual([...seen.keys()].sort());

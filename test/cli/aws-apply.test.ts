@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3Store } from '../../src/store/s3.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
-import { binPath, repoRoot, runCli, tempDir, writeFiles } from '../helpers.js';
+import { binPath, repoRoot, runCli, tempDir, until, writeFiles } from '../helpers.js';
 import { makeBucket, testClient } from '../store/s3-helpers.js';
 
 const client = testClient();
@@ -29,6 +29,8 @@ beforeAll(async () => {
   writeFileSync(join(tools, 'poweroff.mjs'), POWEROFF);
   bucket = await makeBucket(client, 'aws');
   emu = await startEmulator({
+    // a type priced so a test can watch money go: $36/h is a cent a second
+    spotPrices: { 'c5.costly': 36 },
     pendingMs: 200,
     agentOnlineMs: 200,
     instanceEnv: {
@@ -67,15 +69,6 @@ ${opts.extra ?? ''}` });
   return { storeUri };
 }
 
-async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('aws provider against the emulator', () => {
   it('runs a two-trial spot job to result.json and checkpoints in S3, then every instance is gone', async () => {
@@ -200,7 +193,8 @@ describe('aws provider against the emulator', () => {
     expect((JSON.parse(early.stdout) as { actions: { kind: string }[] }).actions.map((a) => a.kind)).toEqual(['noop']);
     await until(() => Date.now() - Date.parse(nodes()[0]!.launchTime) > 3500, 'the boot timeout');
     const r = await runCli(['apply', '-f', 'job.yaml', '--yes', '--wait', '--interval', '1s'], { cwd: dir, env });
-    expect(r.stderr).toBe('');
+    // the killed apply's lock is taken over at once: its holder is a process of this host that is gone
+    expect(r.stderr).toMatch(/^took over the lock of project awstest from \S+:\d+ \(trainctl apply\): that process is no longer running\n$/);
     expect(r.code).toBe(0);
     expect(nodes()).toHaveLength(1);
     const [rec] = await new S3Store(storeUri, client).readRecords('awstest');
@@ -247,6 +241,33 @@ describe('aws provider against the emulator', () => {
     expect(points.filter((p) => p.attempt === 2)[0]!.step).toBe(step + 1);
     expect(points.at(-1)!.step).toBe(30);
   }, 180_000);
+
+  it('a job with a $0.05 limit on a priced instance type stops at the limit, its spend recorded within one heartbeat', async () => {
+    const dir = tempDir('trainctl-aws-');
+    const { storeUri } = job(dir, 'budget', {
+      params: '[0.1]', instanceType: 'c5.costly',
+      command: 'python3 train.py --lr {lr} --steps 2000 --sleep 0.02 --ckpt-every 50',
+      extra: '  limits: { costUSD: 0.05, onExceed: stop }\n',
+    });
+    const env = cliEnv(join(dir, 'home'));
+    // the live spot price is the estimate: with no maxDuration the worst case is unbounded, a warning
+    const plan = await runCli(['plan', '-f', 'job.yaml', '-o', 'json'], { cwd: dir, env });
+    const pj = JSON.parse(plan.stdout) as { warnings: string[]; jobs: { estimate?: { usdPerHour?: number; priceSource?: string } }[] };
+    expect(pj.jobs[0]!.estimate).toMatchObject({ priceSource: 'live' });
+    expect(pj.warnings.join('\n')).toMatch(/unbounded/);
+    const r = await runCli(['apply', '-f', 'job.yaml', '--yes', '--wait', '--interval', '1s'], { cwd: dir, env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const store = new S3Store(storeUri, client);
+    const [rec] = await store.readRecords('awstest');
+    const result = await store.readResult({ project: 'awstest', job: 'budget', trial: rec!.trial });
+    expect(result).toMatchObject({ state: 'stopped', stopReason: 'cost-limit' });
+    // $36/h for 2 s (one heartbeat) is $0.02: the spend stops within that of the limit
+    expect(result!.costUSD).toBeGreaterThanOrEqual(0.05);
+    expect(result!.costUSD).toBeLessThan(0.05 + 0.02);
+    // the summary's real cost also counts the seconds the node took to stop after the limit
+    expect(r.stdout).toMatch(/^Training completed: 1 trial \(1 stopped\), .*, cost \$0\.0[5-9]$/m);
+  }, 90_000);
 
   it('says in one line what is missing when there are no credentials or no region', async () => {
     const dir = tempDir('trainctl-aws-');

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/store/s3.js';
-import { repoRoot, runCli, tempDir, writeFiles } from '../helpers.js';
+import { repoRoot, runCli, tempDir, until, writeFiles } from '../helpers.js';
 import { makeBucket, s3Env, testClient } from '../store/s3-helpers.js';
 
 const TRAIN = join(repoRoot, 'test/fixtures/train/train.py');
@@ -20,13 +20,6 @@ spec:
   hyperparameters: { parameters: { lr: ${lrs} }, maxParallel: 2 }
 `;
 
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function setup(command: string, lrs?: string) {
   const dir = tempDir();
@@ -98,7 +91,7 @@ Then \`trainctl apply\` would resume ${trial} from step 20 (attempt 3). Dry run:
     const t = setup('python3 train.py --steps 400 --every 5 --sleep 0.05', '[0.1, 0.2]');
     expect((await runCli(['apply', '-f', 'job.yaml', '--yes'], { cwd: t.dir, env: t.env })).code).toBe(0);
     try {
-      await until('a checkpoint in the store', () => t.trials().length === 2 && t.trials().every((x) => existsSync(join(t.runs, x, 'checkpoints/LATEST'))));
+      await until(() => t.trials().length === 2 && t.trials().every((x) => existsSync(join(t.runs, x, 'checkpoints/LATEST'))), 'a checkpoint in the store');
       const [a, b] = t.trials() as [string, string];
       const step = readFileSync(join(t.runs, a, 'checkpoints/LATEST'), 'utf8').trim();
       const live = await runCli(['checkpoint', 'resume', step, '-f', 'job.yaml', '--trial', a], { cwd: t.dir, env: t.env });

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot, runCli, tempDir, writeFiles } from '../helpers.js';
+import { repoRoot, runCli, tempDir, until, writeFiles } from '../helpers.js';
 
 const TRAIN = join(repoRoot, 'test/fixtures/train/train.py');
 
@@ -19,13 +19,6 @@ const runs = (home: string) => join(home, 'runs/d/slow');
 const trialIds = (home: string) => readdirSync(runs(home)).sort();
 const json = <T>(p: string): T => JSON.parse(readFileSync(p, 'utf8')) as T;
 
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function alive(pid: number): boolean {
   try {
@@ -48,8 +41,8 @@ describe('trainctl destroy', () => {
     const env = { TRAINCTL_HOME: home };
     writeFiles(dir, { 'code/train.py': readFileSync(TRAIN, 'utf8'), 'job.yaml': spec(join(dir, 'code')) });
     expect((await runCli(['apply', '-f', 'job.yaml', '--yes'], { cwd: dir, env })).code).toBe(0);
-    await until('both trials past a checkpoint', () => existsSync(runs(home)) && trialIds(home).length === 2
-      && trialIds(home).every((t) => existsSync(join(runs(home), t, 'checkpoints/LATEST'))));
+    await until(() => existsSync(runs(home)) && trialIds(home).length === 2
+      && trialIds(home).every((t) => existsSync(join(runs(home), t, 'checkpoints/LATEST'))), 'both trials past a checkpoint', 20_000);
     const [first, second] = trialIds(home) as [string, string];
     const pids = runnerPids(home);
     expect(pids).toHaveLength(2);
@@ -72,7 +65,7 @@ describe('trainctl destroy', () => {
 
     const rest = await runCli(['destroy', '-f', 'job.yaml', '--yes'], { cwd: dir, env });
     expect(rest.stdout).toContain('Destroyed: 1 trial stopped, checkpoints kept.');
-    await until('runners gone', () => pids.every((p) => !alive(p)));
+    await until(() => pids.every((p) => !alive(p)), 'runners gone', 20_000);
     for (const t of [first, second]) {
       const latest = readFileSync(join(runs(home), t, 'checkpoints/LATEST'), 'utf8').trim();
       expect(existsSync(join(runs(home), t, 'checkpoints', latest, 'MANIFEST.json'))).toBe(true);

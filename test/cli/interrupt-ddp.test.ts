@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processStartTime } from '../../src/providers/local/nodes.js';
-import { repoRoot, runCli, tempDir, writeFiles } from '../helpers.js';
+import { repoRoot, runCli, tempDir, until, writeFiles } from '../helpers.js';
 
 const PY = '/usr/bin/python3';
 const code = join(repoRoot, 'test/fixtures/e2e');
@@ -115,16 +115,6 @@ function completeLatest(trialDir: string): number | undefined {
 
 const attemptStatus = (trialDir: string, attempt: number) => readJson<{ state: string; step: number; resumedFromStep?: number }>(join(trialDir, 'attempts', String(attempt), 'status.json'));
 
-/** Polls until probe gives a value (not undefined/false), or fails naming what it waited for. */
-async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs: number, detail?: () => string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `\n${detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 

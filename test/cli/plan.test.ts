@@ -107,11 +107,4 @@ describe('trainctl plan against the live world', () => {
     expect(byTrial[t3.id]).toMatchObject({ kind: 'replace', reason: 'spec-changed' });
     expect(plan.actions.filter((a) => a.kind === 'create')).toHaveLength(3);
   });
-
-  it('reports an unavailable provider as one line, exit 1', async () => {
-    writeFiles(dir, { 'runpod.yaml': spec().replace('spec:\n', 'spec:\n  compute: { provider: runpod, gpuType: "NVIDIA GeForce RTX 4090" }\n  output: { uri: s3://my-bucket/runs/ }\n') });
-    const r = await runCli(['plan', '-f', 'runpod.yaml'], { cwd: dir, env: { TRAINCTL_HOME: home } });
-    expect(r).toMatchObject({ code: 1, stdout: '' });
-    expect(r.stderr).toBe('error: provider "runpod" is not available in this version of trainctl — use `compute: { provider: local }` or `provider: aws` for now\n');
-  });
 });

@@ -9,21 +9,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listNodeRecords, processStartTime } from '../../src/providers/local/nodes.js';
 import { S3Store } from '../../src/store/s3.js';
-import { repoRoot, runCli, tempDir, writeFiles } from '../helpers.js';
+import { repoRoot, runCli, tempDir, until, writeFiles } from '../helpers.js';
 import { makeBucket, s3Env, testClient } from '../store/s3-helpers.js';
 
 const client = testClient();
 const code = join(repoRoot, 'test/fixtures/apply/code');
 
-async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface PlanJson { actions: { trial: string; kind: string; reason: string; attempt?: number; resumeFromStep?: number }[] }
 

@@ -577,6 +577,25 @@ const rows: Row[] = [
       expect(action(p, 'sweep-b')).toMatchObject({ resources: ['i-b1', 'i-b2'], attempt: 5, previousSpecHash: 'h1' });
     },
   },
+  // --- schedules (the planner sees each trial's slot; older slots are older runs) ------------
+  {
+    name: 'concurrencyPolicy Forbid: the new run waits while the older one still runs',
+    jobs: [policy({ schedule: { concurrencyPolicy: 'Forbid', due: { slot: '20260301t1200', by: 'cron' } } })],
+    trials: [trial('old', 0, { slot: '20260228t1200' }), trial('new', 1, { slot: '20260301t1200' })],
+    resources: [res('sweep-old')],
+    records: [rec('sweep-old', [att(1, 'running')])],
+    expect: { 'sweep-old': 'noop running', 'sweep-new': 'wait schedule-forbid' },
+    summary: { noop: 1, wait: 1 },
+  },
+  {
+    name: 'concurrencyPolicy Replace: the older run is stopped, the new one created',
+    jobs: [policy({ schedule: { concurrencyPolicy: 'Replace', due: { slot: '20260301t1200', by: 'cron' } } })],
+    trials: [trial('old', 0, { slot: '20260228t1200' }), trial('new', 1, { slot: '20260301t1200' })],
+    resources: [res('sweep-old')],
+    records: [rec('sweep-old', [att(1, 'running')])],
+    expect: { 'sweep-old': 'stop schedule-replaced', 'sweep-new': 'create new' },
+    summary: { stop: 1, create: 1 },
+  },
 ];
 
 describe('plan(): table', () => {

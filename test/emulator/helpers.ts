@@ -12,15 +12,8 @@ export function ssmClient(emu: Emulator, maxAttempts?: number): SSMClient {
   return new SSMClient({ endpoint: emu.ssmEndpoint, region: emu.region, credentials: EMULATOR_CREDENTIALS, ...(maxAttempts ? { maxAttempts } : {}) });
 }
 
-export async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** The tests' one polling helper. */
+export { until } from '../helpers.js';
 
 /** Whether a pid is a live process (not gone, not a zombie waiting to be reaped). */
 export function alive(pid: number): boolean {

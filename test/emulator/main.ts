@@ -1,8 +1,10 @@
-// `npm run emulator` (via scripts/emulator.mjs): the emulator for demos. Launches one demo instance so
-// there is an IMDS to point at, prints `export` lines for a shell, and runs until Ctrl-C.
+// `npm run emulator` (via scripts/emulator.mjs): the emulators for demos, EC2/SSM/IMDS and RunPod.
+// Launches one demo instance so there is an IMDS to point at, prints `export` lines for a shell,
+// and runs until Ctrl-C.
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { parseArgs } from 'node:util';
 import { DEFAULT_AMI_ID, EMULATOR_CREDENTIALS, startEmulator } from './index.js';
+import { startRunpodEmulator } from './runpod.js';
 
 const { values } = parseArgs({
   options: {
@@ -13,6 +15,8 @@ const { values } = parseArgs({
 });
 
 const emu = await startEmulator({ region: values.region, pendingMs: Number(values['pending-ms']) });
+// pods reach the S3 store with the credentials trainctl puts in their env
+const runpod = await startRunpodEmulator();
 let demo = '# no demo instance (--no-demo): each instance has its own IMDS, see RunInstances';
 if (!values['no-demo']) {
   const ec2 = new EC2Client({ endpoint: emu.ec2Endpoint, region: emu.region, credentials: EMULATOR_CREDENTIALS });
@@ -28,6 +32,7 @@ if (!values['no-demo']) {
 const lines = [
   ...Object.entries(emu.env).map(([k, v]) => `export ${k}=${v}`),
   demo,
+  ...Object.entries(runpod.env).map(([k, v]) => `export ${k}=${v}`),
   '# Debian\'s aws CLI ignores AWS_ENDPOINT_URL_*; pass the endpoint:',
   '#   aws --endpoint-url "$AWS_ENDPOINT_URL_EC2" ec2 describe-instances',
   '#   aws --endpoint-url "$AWS_ENDPOINT_URL_SSM" ssm send-command --document-name AWS-RunShellScript --instance-ids <id> --parameters commands=hostname',
@@ -40,7 +45,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void emu.stop().then(() => process.exit(0), (e: unknown) => {
+    void Promise.all([emu.stop(), runpod.stop()]).then(() => process.exit(0), (e: unknown) => {
       process.stderr.write(`emulator: ${String(e)}\n`);
       process.exit(1);
     });

@@ -13,7 +13,7 @@ import type { LaunchRequest } from '../../src/providers/provider.js';
 import type { RunnerTask } from '../../src/runner/task.js';
 import { expandJobs } from '../../src/spec/expand.js';
 import { loadSpecs } from '../../src/spec/load.js';
-import { repoRoot, tempDir, writeFiles } from '../helpers.js';
+import { repoRoot, tempDir, until, writeFiles } from '../helpers.js';
 
 const fakeRunner = join(repoRoot, 'test/fixtures/apply/fake-runner.mjs');
 const started: number[] = [];
@@ -54,13 +54,6 @@ const events = (home: string, req: LaunchRequest, rank = 0) => {
 };
 const alive = (pid: number) => processStartTime(pid) !== undefined;
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function launched(home: string, req: LaunchRequest, e = env()) {
   const out = await launchLocal(home, req, e);
@@ -97,7 +90,7 @@ describe('local launch', () => {
     const rec = record(home, req)!;
     expect(rec).toMatchObject({ pid: expect.any(Number), gpus: [], gracePeriodMs: 1000, claimedAt: expect.any(String) });
     expect(rec.pidStart).toBe(processStartTime(rec.pid!));
-    await until(() => events(home, req).length === 1);
+    await until(() => events(home, req).length === 1, 'one launch event', 5000);
     expect(events(home, req)).toEqual([`started ${rec.pid}`]);
     expect(await new LocalProvider(home).observe('lab')).toEqual([res]);
   });
@@ -111,7 +104,7 @@ describe('local launch', () => {
     const again = await launched(home, req);
     expect(again).toEqual(first);
     expect(record(home, req)!.pid).toBe(pid);
-    await until(() => events(home, req).length >= 1);
+    await until(() => events(home, req).length >= 1, 'a launch event', 5000);
     await new Promise((r) => setTimeout(r, 200));
     expect(events(home, req)).toEqual([`started ${pid}`]);
 
@@ -200,7 +193,7 @@ describe('local terminate', () => {
     const req = request(dir, '');
     const [res] = await launched(home, req);
     const pid = record(home, req)!.pid!;
-    await until(() => events(home, req).length === 1);
+    await until(() => events(home, req).length === 1, 'one launch event', 5000);
     await new LocalProvider(home).terminate([res!.id]);
     expect(alive(pid)).toBe(false);
     expect(events(home, req)).toEqual([`started ${pid}`, `sigterm ${pid}`]);
@@ -217,7 +210,7 @@ describe('local terminate', () => {
     req.task.env.FAKE_IGNORE_SIGTERM = '1';
     const [res] = await launched(home, req);
     const pid = record(home, req)!.pid!;
-    await until(() => events(home, req).length === 1);
+    await until(() => events(home, req).length === 1, 'one launch event', 5000);
     const t0 = Date.now();
     await terminateLocal(home, [res!.id], { marginMs: 100 });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000); // gracePeriod 1s

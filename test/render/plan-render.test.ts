@@ -6,6 +6,7 @@ import { plan, type Desired, type JobPolicy } from '../../src/core/plan.js';
 import type { Observed } from '../../src/core/observed.js';
 import { palette } from '../../src/render/color.js';
 import { planJson } from '../../src/render/plan-json.js';
+import { renderPlanMarkdown } from '../../src/render/plan-markdown.js';
 import { renderPlanText, summaryLine } from '../../src/render/plan-text.js';
 import { repoRoot } from '../helpers.js';
 
@@ -53,6 +54,29 @@ describe('plan rendering', () => {
 
   it('JSON view (golden)', () => {
     golden('plan-every-kind.json', `${JSON.stringify(planJson(everyKind(), { inputs: ['jobs/'], desiredDigest: 'd1' }), null, 2)}\n`);
+  });
+
+  it('markdown view (golden)', () => {
+    golden('plan-every-kind.md', renderPlanMarkdown(everyKind()));
+  });
+
+  it('markdown view of a scheduled job replacing its older run (golden)', () => {
+    const slotTrial = (slot: string, i: number) => ({ ...trial('nightly', i, [0.1, 0.01][i]!, 'h'), id: `nightly-0000000${i}-${slot}`, slot, index: i + (slot.endsWith('0200') && slot.startsWith('20261125') ? 2 : 0) });
+    const p = plan(
+      {
+        jobs: [policy('nightly', { schedule: { concurrencyPolicy: 'Replace', due: { slot: '20261125t0200', by: 'cron' }, next: '2026-11-26T02:00:00.000Z' } })],
+        trials: [slotTrial('20261124t0200', 0), slotTrial('20261124t0200', 1), slotTrial('20261125t0200', 0), slotTrial('20261125t0200', 1)],
+      },
+      {
+        resources: [{ provider: 'local', id: 'local-a|b', project: 'vision', job: 'nightly', trial: 'nightly-00000000-20261124t0200', specHash: 'h', nodeRank: 0, attempt: 1, state: 'running', launchedAt: at }],
+        records: [],
+      },
+      { prune: false }, new Date('2026-11-25T02:05:00Z'),
+    );
+    const md = renderPlanMarkdown(p, { title: 'Plan for `jobs/`' });
+    golden('plan-scheduled.md', md);
+    // a pipe in a resource id does not split the table row
+    expect(md).toContain('local-a\\|b');
   });
 
   it('no-change summary', () => {

@@ -11,6 +11,7 @@ import { S3Store } from '../../src/store/s3.js';
 import type { TrialRef } from '../../src/store/store.js';
 import { makeBucket, s3Env, testClient } from '../store/s3-helpers.js';
 import { makeTask, PY, runToEnd, scratchDir, startRunner, type TaskOverrides } from './harness.js';
+import { until } from '../helpers.js';
 
 const client = testClient();
 const bucket = makeBucket(client, 'runner');
@@ -27,15 +28,6 @@ const run = (sb: S3Sandbox, o: TaskOverrides) => runToEnd(makeTask(sb, o), { env
 const log = async (sb: S3Sandbox, attempt = 1) => (await sb.store.readLog(sb.ref, attempt, 0))?.toString() ?? '';
 
 /** Polls the store the way a user would, until `probe` says yes. */
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('runner on an s3:// store', () => {
   it('records status, result, metrics, logs and keep-last-N checkpoints', async () => {

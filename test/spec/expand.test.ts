@@ -256,11 +256,16 @@ apiVersion: trainctl.dev/v1
     ['labels', {}, { labels: { team: 'b' }, description: 'other words' }],
     ['the output uri', { output: { uri: 's3://other-bucket/runs/' } }],
     ['checkpoint.resume (the planner\'s policy)', { checkpoint: { resume: 'never' } }],
-    ['the schedule', { schedule: { cron: '0 2 * * *' } }],
   ])('specHash does not change with %s', (_what, spec, metadata) => {
     const t = hashOf(spec, metadata);
     expect(t.id).toBe(base().id);
     expect(t.specHash).toBe(base().specHash);
+  });
+
+  it('specHash does not change with the schedule; the slot goes at the end of the id', () => {
+    const [t] = expandJob(loadJob(text(doc({ ...BASE, schedule: { cron: '0 2 * * *' } }))), ['20261125t0200']).trials;
+    expect(t!.id).toBe(`${base().id}-20261125t0200`);
+    expect(t!.specHash).toBe(base().specHash);
   });
 });
 

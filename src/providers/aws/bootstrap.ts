@@ -26,20 +26,17 @@ export function nodeDirName(task: Pick<RunnerTask, 'trial' | 'attempt' | 'nodeRa
 /** Shared by the bootstrap and terminate: the runner's pid, for a graceful SIGTERM. */
 export const RUNNER_PID_FILE = 'trainctl/runner.pid';
 
-export function bootstrapScript(input: BootstrapInput): string {
+/**
+ * The steps every provider's bootstrap shares, run in the node's attempt dir (`$base`, the current
+ * dir): node ≥ 18 (the image's, else an official build), the runner and the code fetched through
+ * their links, task.json written with `$base/work` as the work dir.
+ */
+export function prepareNodeLines(input: Omit<BootstrapInput, 'spot'>): string[] {
   const taskB64 = Buffer.from(JSON.stringify(input.task)).toString('base64');
-  const dir = nodeDirName(input.task);
   // A node one-liner fetches with retries: curl and wget are not on every image, node is (now).
   const fetchJs = `const [u,f]=process.argv.slice(1);(async()=>{for(let i=1;;i++){try{const r=await fetch(u);if(!r.ok)throw new Error('HTTP '+r.status);require('fs').writeFileSync(f,Buffer.from(await r.arrayBuffer()));return}catch(e){if(i>=5){console.error('trainctl bootstrap: cannot fetch '+f+': '+e.message);process.exit(1)}await new Promise(r=>setTimeout(r,i*1000))}}})()`;
   const taskJs = `const fs=require('fs');const t=JSON.parse(Buffer.from(process.argv[1],'base64'));t.workDir=process.argv[2];fs.writeFileSync('task.json',JSON.stringify(t))`;
   return [
-    '#!/bin/bash',
-    'set -euo pipefail',
-    'export HOME="${HOME:-/root}"',
-    `base="$HOME/${dir}"`,
-    'mkdir -p "$base" && cd "$base"',
-    '# sent twice (a re-run apply adopting this node): one runner is enough',
-    `if [ -s "$HOME/${RUNNER_PID_FILE}" ] && kill -0 "$(cat "$HOME/${RUNNER_PID_FILE}")" 2>/dev/null; then echo "trainctl: runner already running"; exit 0; fi`,
     '# node ≥ 18 for the runner: the image\'s, else an official build',
     'major=$(node -p "process.versions.node.split(\'.\')[0]" 2>/dev/null || echo 0)',
     'if [ "$major" -lt 18 ]; then',
@@ -51,6 +48,20 @@ export function bootstrapScript(input: BootstrapInput): string {
     `node -e ${shellQuote(fetchJs)} ${shellQuote(input.codeUrl)} code.tgz`,
     'rm -rf work && mkdir work && tar -xzf code.tgz -C work && rm code.tgz',
     `node -e ${shellQuote(taskJs)} ${shellQuote(taskB64)} "$base/work"`,
+  ];
+}
+
+export function bootstrapScript(input: BootstrapInput): string {
+  const dir = nodeDirName(input.task);
+  return [
+    '#!/bin/bash',
+    'set -euo pipefail',
+    'export HOME="${HOME:-/root}"',
+    `base="$HOME/${dir}"`,
+    'mkdir -p "$base" && cd "$base"',
+    '# sent twice (a re-run apply adopting this node): one runner is enough',
+    `if [ -s "$HOME/${RUNNER_PID_FILE}" ] && kill -0 "$(cat "$HOME/${RUNNER_PID_FILE}")" 2>/dev/null; then echo "trainctl: runner already running"; exit 0; fi`,
+    ...prepareNodeLines(input),
     `export TRAINCTL_SPOT_WATCH=${input.spot ? '1' : '0'}`,
     // setsid + nohup: the runner outlives this SSM command; the wrapper powers off when it ends
     `setsid nohup bash -c 'node runner.js task.json >runner.out 2>&1 & echo $! > "$HOME/${RUNNER_PID_FILE}"; wait $!; \${TRAINCTL_POWEROFF:-shutdown -h now}' >/dev/null 2>&1 </dev/null &`,

@@ -4,11 +4,12 @@
 import { DescribeInstancesCommand, DescribeSpotPriceHistoryCommand } from '@aws-sdk/client-ec2';
 import { ExitError } from '../../core/errors.js';
 import { tablePrice } from '../../core/prices.js';
-import type { ObservedResource } from '../../core/observed.js';
+import type { GoneResource, ObservedResource } from '../../core/observed.js';
 import type { ResolvedCompute } from '../../spec/types.js';
 import type { LaunchOutcome, LaunchRequest, PriceQuote, ProviderLauncher, ProviderObserver } from '../provider.js';
 import { runnerScript } from '../local/launch.js';
 import { AwsClientPool, defaultRegion, userFacing } from './clients.js';
+import { goneInstances } from './gone.js';
 import { DEFAULT_TIMING, launchAws, stopAndTerminate, type AwsTiming } from './launch.js';
 import { bootstrapLost, TAG, toResource, type InstanceDescription, type Market } from './model.js';
 
@@ -90,6 +91,12 @@ export class AwsProvider implements ProviderObserver, ProviderLauncher {
       }
     }
     return out;
+  }
+
+  /** Terminated instances of the project (drift; src/providers/aws/gone.ts). */
+  // async: a missing region must reject the promise, never throw before the caller holds it
+  async observeGone(project: string): Promise<GoneResource[]> {
+    return goneInstances(this.pool, this.regionList(), project);
   }
 
   /**

@@ -2,6 +2,10 @@
 // error is classified, and how an instance description becomes an ObservedResource. No SDK here.
 import { hashValue } from '../../core/hash.js';
 import type { ObservedResource } from '../../core/observed.js';
+import type { NodeIdentity } from '../provider.js';
+import { isGpuInstanceType } from '../../core/insights.js';
+
+export type { NodeIdentity };
 
 export const TAG = {
   managed: 'trainctl:managed',
@@ -15,14 +19,6 @@ export const TAG = {
   runner: 'trainctl:runner',
 } as const;
 
-export interface NodeIdentity {
-  project: string;
-  job: string;
-  trial: string;
-  specHash: string;
-  attempt: number;
-  rank: number;
-}
 
 /** The tags of DESIGN §4 (and the attempt), on the instance and its volumes from the first API call. */
 export function nodeTags(n: NodeIdentity): Record<string, string> {
@@ -153,10 +149,8 @@ export function bootstrapLost(i: InstanceDescription, now: number, bootTimeoutMs
   return Number.isFinite(launched) && now - launched > bootTimeoutMs;
 }
 
-/** Whether an instance type has NVIDIA GPUs (DDP backend `auto` → nccl), by family. */
-export function hasGpus(instanceType: string): boolean {
-  return /^(p|g)\d/.test(instanceType);
-}
+/** Whether an instance type has GPUs (DDP backend `auto` → nccl), by family. */
+export const hasGpus = isGpuInstanceType;
 
 /** SSM's AMI alias for `ami: resolve:ssm:/path`, and the default (the Deep Learning Base AMI). */
 export const DEFAULT_AMI_PARAMETER = '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id';

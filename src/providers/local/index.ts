@@ -2,15 +2,15 @@
 // record under $TRAINCTL_HOME/local/nodes. A record is live only while its pid runs with the same
 // process start time (so a reused pid is never mistaken for a node), or, before the runner has
 // reported its pid, for a short while after the launcher claimed it.
-import type { ObservedResource } from '../../core/observed.js';
+import type { GoneResource, ObservedResource } from '../../core/observed.js';
 import { loadPriceOverrides } from '../price-file.js';
-import type { LaunchOutcome, LaunchRequest, PriceQuote, ProviderLauncher, ProviderObserver } from '../provider.js';
+import type { LaunchOutcome, LaunchRequest, PriceQuote, ProviderGoneObserver, ProviderLauncher, ProviderObserver } from '../provider.js';
 import { launchLocal, terminateLocal } from './launch.js';
 import { listNodeRecords, liveness, toResource } from './nodes.js';
 
 export { nodesDir, processStartTime, type LocalNodeRecord } from './nodes.js';
 
-export class LocalProvider implements ProviderObserver, ProviderLauncher {
+export class LocalProvider implements ProviderObserver, ProviderLauncher, ProviderGoneObserver {
   readonly name = 'local' as const;
   constructor(private readonly home: string, private readonly env: NodeJS.ProcessEnv = process.env) {}
 
@@ -24,6 +24,22 @@ export class LocalProvider implements ProviderObserver, ProviderLauncher {
       out.push(toResource(rec, rec.stoppingSince ? 'stopping' : state));
     }
     return out;
+  }
+
+  /**
+   * Nodes whose runner is gone: a record outlives its process until the trial's next launch
+   * replaces it, so a runner that was killed (or ended) leaves one. Which of them is drift is the
+   * planner's call, from the run record.
+   */
+  async observeGone(project: string): Promise<GoneResource[]> {
+    const now = Date.now();
+    return listNodeRecords(this.home)
+      .filter(({ rec }) => rec.project === project && liveness(rec, now) === 'gone')
+      .map(({ rec }) => {
+        const { provider, id, job, trial, specHash, nodeRank, attempt } = toResource(rec, 'running');
+        const detail = typeof rec.pid === 'number' ? `process ${rec.pid} not running` : 'its launcher died before starting it';
+        return { provider, id, project, job, trial, specHash, nodeRank, attempt, detail };
+      });
   }
 
   /** Free, unless the user's price file gives local nodes a price (tests give local trials a cost so). */

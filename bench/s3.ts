@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { renderTable } from '../src/render/table.js';
-import { createS3Client, downloadObject, downloadTree, uploadFile, uploadTree, type TransferReport } from '../src/transfer/index.js';
+import { createS3Client, downloadObject, downloadTree, uploadFile, uploadTree, type TransferOptions, type TransferReport } from '../src/transfer/index.js';
 import { startS3Server } from '../scripts/s3-server.mjs';
 
 const MiB = 1024 * 1024;
@@ -31,7 +31,8 @@ const BUCKET = 'bench';
 async function child(argv: string[]): Promise<void> {
   const [op, local, bucket, key] = argv as [string, string, string, string];
   const client = createS3Client({ endpoint: process.env.BENCH_S3_ENDPOINT, credentials: { accessKeyId: process.env.BENCH_S3_KEY!, secretAccessKey: process.env.BENCH_S3_SECRET! } });
-  const opts = {};
+  // BENCH_S3_OPTS: TransferOptions as JSON, for trying concurrency and part sizes by hand
+  const opts = process.env.BENCH_S3_OPTS ? (JSON.parse(process.env.BENCH_S3_OPTS) as TransferOptions) : {};
   const loc = { bucket, key };
   let report: TransferReport;
   if (op === 'up-tree') report = await uploadTree(client, local, loc, opts);

@@ -9,7 +9,7 @@ import type { ResolvedCompute } from '../../spec/types.js';
 import type { LaunchOutcome, LaunchRequest, PriceQuote, ProviderLauncher, ProviderObserver } from '../provider.js';
 import { runnerScript } from '../local/launch.js';
 import { AwsClientPool, defaultRegion, userFacing } from './clients.js';
-import { goneInstances } from './gone.js';
+import { toGone } from './gone.js';
 import { DEFAULT_TIMING, launchAws, stopAndTerminate, type AwsTiming } from './launch.js';
 import { bootstrapLost, TAG, toResource, type InstanceDescription, type Market } from './model.js';
 
@@ -23,7 +23,10 @@ function timingFrom(env: NodeJS.ProcessEnv): AwsTiming {
   };
 }
 
-/** Every managed instance in one region (pending, running or going), one paged scan. */
+/**
+ * Every managed instance in one region, one paged scan: the live ones (pending, running, going)
+ * for observe, and the terminated ones EC2 still lists (about an hour) for drift.
+ */
 export async function scanManaged(pool: AwsClientPool, region: string | undefined): Promise<InstanceDescription[]> {
   const c = pool.for(region);
   const out: InstanceDescription[] = [];
@@ -33,7 +36,7 @@ export async function scanManaged(pool: AwsClientPool, region: string | undefine
       const page = await c.ec2.send(new DescribeInstancesCommand({
         Filters: [
           { Name: `tag:${TAG.managed}`, Values: ['true'] },
-          { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping'] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'terminated'] },
         ],
         MaxResults: 1000, NextToken,
       }));
@@ -96,7 +99,14 @@ export class AwsProvider implements ProviderObserver, ProviderLauncher {
   /** Terminated instances of the project (drift; src/providers/aws/gone.ts). */
   // async: a missing region must reject the promise, never throw before the caller holds it
   async observeGone(project: string): Promise<GoneResource[]> {
-    return goneInstances(this.pool, this.regionList(), project);
+    const out: GoneResource[] = [];
+    for (const region of this.regionList()) {
+      for (const i of await this.scan(region)) {
+        const g = toGone(i);
+        if (g && g.project === project) out.push(g);
+      }
+    }
+    return out;
   }
 
   /**

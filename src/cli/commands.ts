@@ -152,8 +152,8 @@ Options:
   {
     name: 'destroy',
     summary: 'Stop live trials gracefully, keeping checkpoints',
-    usage: 'trainctl destroy -f <file|dir>... [<trial>...] [--dry-run] [--yes]',
-    options: { file, yes: { type: 'boolean', short: 'y' }, 'dry-run': { type: 'boolean' }, 'no-color': noColor },
+    usage: 'trainctl destroy -f <file|dir>... [<trial>...] [--dry-run] [--yes] [--lock-timeout 5m]',
+    options: { file, yes: { type: 'boolean', short: 'y' }, 'dry-run': { type: 'boolean' }, 'lock-timeout': { type: 'string' }, 'no-color': noColor },
     help: `Stops every live trial of the given specs, or only the named trials: each runner passes
 SIGTERM to training, waits for its final checkpoint and uploads it. The trials are recorded as
 stopped, so a later apply leaves them be; their checkpoints and records stay in the store.
@@ -162,6 +162,8 @@ Options:
   -f, --file <path>  spec file or directory (repeatable; default ./trainjob.yaml)
       --dry-run      show what would be stopped, stop nothing
   -y, --yes          do not ask for confirmation (required when stdin is not a terminal)
+      --lock-timeout <dur>  wait this long for a project locked by an apply or controller
+                     (default 0: fail at once, naming the holder)
       --no-color     no colours (also NO_COLOR=1; off when not a terminal)`,
     load: () => import('./destroy.js'),
   },

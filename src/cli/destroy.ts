@@ -3,15 +3,29 @@
 import { ExitError } from '../core/errors.js';
 import { destroy, destroyActions } from '../engine/destroy.js';
 import { outcomeText } from '../engine/apply.js';
+import { takeLocks } from '../engine/lock.js';
 import { planJobs } from '../engine/planning.js';
 import { colorEnabled, palette } from '../render/color.js';
 import { formatParameters, reasonText } from '../render/plan-text.js';
+import type { Job } from '../spec/types.js';
 import type { CommandContext } from './commands.js';
 import { confirmOrRefuse, loadJobs, trainctlHome } from './shared.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const { jobs, ok } = loadJobs(ctx);
+  const { jobs, ok, inputs } = loadJobs(ctx);
   if (!ok) return 1;
+  // the projects' leases, as apply takes them: an apply launching meanwhile would start trials
+  // this destroy never saw (a dry run changes nothing, so it locks nothing)
+  const locks = ctx.values['dry-run'] ? undefined
+    : await takeLocks(jobs, { command: 'destroy', lockTimeout: ctx.values['lock-timeout'] as string | undefined, env: ctx.env, inputs, stderr: ctx.stderr });
+  try {
+    return await destroyLocked(ctx, jobs);
+  } finally {
+    await locks?.release();
+  }
+}
+
+async function destroyLocked(ctx: CommandContext, jobs: Job[]): Promise<number> {
   const env = { home: trainctlHome(ctx.env) };
   const { trials, observed } = await planJobs(jobs, env, { prune: false }, new Date());
   const only = ctx.positionals.length ? new Set(ctx.positionals) : undefined;

@@ -27,6 +27,7 @@ export const ACTION_REASONS = [
   'orphaned',                  // delete: managed resource whose trial is in no spec (--prune)
   'max-parallel',              // wait: over maxParallel, launched by a later pass
   'destroyed',                 // stop: asked for by `trainctl destroy` (never planned)
+  'idle',                      // stop: its attempt ended long ago but its machine still runs (and bills)
   'schedule-forbid',           // wait: an older scheduled run still goes (concurrencyPolicy: Forbid)
   'schedule-replaced',         // stop/noop: a newer scheduled run replaces it (concurrencyPolicy: Replace)
 ] as const;
@@ -165,6 +166,9 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   }
   return m;
 }
+
+/** How long a node may outlive its attempt's end before the plan stops it ('idle'). */
+export const IDLE_AFTER_MS = 5 * 60_000;
 
 const spentOn = (r: TrialRecord) => r.attempts.reduce((s, a) => s + a.costUSD, 0);
 const isTerminalAttempt = (a: AttemptRecord) => a.state !== 'starting' && a.state !== 'running';
@@ -373,6 +377,12 @@ function decideTrial(t: DesiredTrial, policy: JobPolicy, live: readonly Observed
     const resultEarlyStopped = result?.state === 'early-stopped' && result.specHash === t.specHash && !(Date.parse(result.finishedAt) < launchedAt);
     if (resultEarlyStopped || rec?.attempts.some((a) => a.n === liveAttempt && a.state === 'early-stopped')) {
       return { ...base, kind: 'stop', reason: 'early-stopped', resources };
+    }
+    // A cloud node powers itself off when its runner ends; one that did not (the power-off failed)
+    // bills for nothing: stop it once its attempt has been over for a while.
+    const liveRecord = rec?.attempts.find((a) => a.n === liveAttempt);
+    if (liveRecord && isTerminalAttempt(liveRecord) && live.every((r) => r.state !== 'stopping') && now.getTime() - Date.parse(liveRecord.updatedAt) > IDLE_AFTER_MS) {
+      return { ...base, kind: 'stop', reason: 'idle', resources };
     }
     if (overDuration()) {
       if (policy.onExceed === 'stop') return { ...base, kind: 'stop', reason: 'max-duration', resources };

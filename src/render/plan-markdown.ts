@@ -4,7 +4,7 @@
 import { formatCost } from '../core/cost.js';
 import type { Action, Plan } from '../core/plan.js';
 import { palette } from './color.js';
-import { costLine, formatParameters, reasonText, renderPlanText, scheduleLine, summaryLine } from './plan-text.js';
+import { costLine, driftRepair, formatParameters, reasonText, renderPlanText, scheduleLine, summaryLine } from './plan-text.js';
 
 const SYMBOL: Record<Action['kind'], string> = {
   create: '+', resume: '~', retry: '+', replace: '-/+', stop: '-', delete: '-', wait: '.', noop: ' ',
@@ -57,6 +57,8 @@ export function renderPlanMarkdown(plan: Plan, opts: PlanMarkdownOptions = {}): 
   }
   const orphans = plan.actions.filter((a) => a.kind === 'delete' && !plan.jobs.some((j) => j.project === a.project && j.job === a.job));
   if (orphans.length) out.push('#### not in any spec', '', ...actionTable(orphans, false), '');
+  const drifted = plan.actions.filter((a) => a.drift?.length);
+  if (drifted.length) out.push('**Drift** (changed outside trainctl)', '', ...drifted.flatMap((a) => a.drift!.map((d) => `- ${code(a.trial)}: ${d.replace(/\r?\n/g, ' ')}; ${driftRepair(a)}`)), '');
   if (plan.warnings.length) out.push('**Warnings**', '', ...plan.warnings.map((w) => `- ${w.replace(/\r?\n/g, ' ')}`), '');
   const text = renderPlanText(plan, plain).trimEnd();
   const fence = '`'.repeat(Math.max(3, ...(text.match(/`{3,}/g) ?? []).map((m) => m.length + 1)));

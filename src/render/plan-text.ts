@@ -29,6 +29,7 @@ const REASON: Record<ActionReason, string> = {
   'orphaned': 'in no spec (--prune)',
   'max-parallel': 'waiting for a slot (maxParallel)',
   'destroyed': 'trainctl destroy; checkpoints kept',
+  'idle': 'its attempt ended over 5 minutes ago but its machine still runs',
   'schedule-forbid': 'an older scheduled run still goes (concurrencyPolicy: Forbid)',
   'schedule-replaced': 'a newer scheduled run replaces it (concurrencyPolicy: Replace)',
 };
@@ -42,7 +43,7 @@ export function reasonText(a: Action): string {
   return extra.length ? `${base}; ${extra.join(', ')}` : base;
 }
 
-function driftRepair(a: Action): string {
+export function driftRepair(a: Action): string {
   if (a.kind === 'wait' && a.reason === 'max-parallel') return `repaired when a slot frees (maxParallel)`;
   if (a.kind === 'noop' || a.kind === 'wait') return `not repaired: ${reasonText(a)}`;
   return `${a.kind} repairs it`;

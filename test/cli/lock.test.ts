@@ -127,6 +127,11 @@ describe.each(kinds)('concurrent applies on $name', ({ setup }) => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(`error: project locks is locked by build-7:4242 (trainctl apply) since ${stale.acquiredAt}, lock id ${token} — wait for it with --lock-timeout 5m; if that process is gone, \`trainctl force-unlock ${token} -f job.yaml\` (or wait until ${stale.expiresAt}, when it expires)\n`);
     expect(runners(s.home).size).toBe(0);
+    // destroy takes the same lease (a dry run, which changes nothing, does not)
+    const destroy = await s.cli(['destroy', '-f', 'job.yaml', '--yes']);
+    expect(destroy).toMatchObject({ code: 1, stdout: '' });
+    expect(destroy.stderr).toContain(`is locked by build-7:4242 (trainctl apply) since ${stale.acquiredAt}, lock id ${token}`);
+    expect((await s.cli(['destroy', '-f', 'job.yaml', '--dry-run'])).code).toBe(0);
 
     // not without confirmation, and not a lock that is not there
     const noYes = await s.cli(['force-unlock', token, '-f', 'job.yaml']);

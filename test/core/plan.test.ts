@@ -298,6 +298,20 @@ const rows: Row[] = [
     },
   },
   {
+    // a's node outlived its finished attempt by 10 minutes; b's attempt ended a minute ago (its node
+    // is powering off); c's node is already going
+    name: 'a machine that outlived its attempt by more than IDLE_AFTER_MS → stop idle',
+    trials: [T0, T1, trial('c', 2)],
+    resources: [res('sweep-a'), res('sweep-b'), res('sweep-c', { state: 'stopping' })],
+    records: [
+      rec('sweep-a', [att(1, 'succeeded', { updatedAt: ago(10) })], { result: { state: 'succeeded', specHash: 'h1', finishedAt: ago(10) } }),
+      rec('sweep-b', [att(1, 'succeeded', { updatedAt: ago(1) })], { result: { state: 'succeeded', specHash: 'h1', finishedAt: ago(1) } }),
+      rec('sweep-c', [att(1, 'interrupted', { updatedAt: ago(10) })]),
+    ],
+    expect: { 'sweep-a': 'stop idle', 'sweep-b': 'noop running', 'sweep-c': 'noop running' },
+    summary: { stop: 1, noop: 2 },
+  },
+  {
     // h1 was early-stopped, then the spec changed and h2's attempt 2 is live before it wrote status
     name: 'an early-stopped record from before a replace does not stop the new run',
     trials: [trial('a', 0, { specHash: 'h2' })],

@@ -18,4 +18,6 @@ await build({
   target: 'node20',
   logLevel: 'warning',
 });
+// the SDK's "node ≥ 22 from 2027" notice is not about the emulator
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 await import(pathToFileURL(outfile).href);

@@ -11,6 +11,8 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // the SDK's "node ≥ 22 from 2027" notice would fill every test log; the CLI and runner silence it too
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
   const server = (await startS3Server()) as S3TestServer & { stop(): Promise<void> };
   project.provide('s3', { endpoint: server.endpoint, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, region: server.region });

@@ -107,8 +107,20 @@ async function finish(run: DownloadRun, src: DownloadSource, fh: FileHandle): Pr
   if (run.opts.durable) await fh.sync();
 }
 
+/**
+ * Random bytes for temp names, drawn a pool at a time: one randomBytes call per file cost ~10 µs,
+ * 1% of a 2,000-small-object download. The names stay as unguessable (each 6 bytes used once).
+ */
+let namePool = Buffer.alloc(0);
+let nameOff = 0;
+
 function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.trainctl-${randomBytes(6).toString('hex')}.tmp`);
+  if (nameOff + 6 > namePool.length) {
+    namePool = randomBytes(6 * 512);
+    nameOff = 0;
+  }
+  const id = namePool.toString('hex', nameOff, (nameOff += 6));
+  return join(dirname(target), `.${basename(target)}.trainctl-${id}.tmp`);
 }
 
 /** Writes are gathered to this size: fewer syscalls, bounded memory per request in flight. */

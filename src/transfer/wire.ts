@@ -12,6 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { WireError } from './errors.js';
 import { Http1Pool, Http1Unsupported, type BodySink, type Http1Head } from './http1.js';
+import { escapeUri, LeanSigner, type SigningCredentials } from './sigv4.js';
 
 export interface WireRequest {
   method: 'GET' | 'PUT';
@@ -44,9 +45,7 @@ export interface Wire {
 }
 
 /** RFC 3986 encoding of one path segment, as SigV4 and S3 expect. */
-function encodeSegment(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
+const encodeSegment = escapeUri;
 
 const cache = new WeakMap<S3Client, Promise<Wire | undefined>>();
 
@@ -70,12 +69,13 @@ async function makeWire(client: S3Client): Promise<Wire | undefined> {
   const handler = config.requestHandler as unknown as Handler;
   const basePath = ep.path && ep.path !== '/' ? ep.path.replace(/\/$/, '') : '';
   const host = ep.port ? `${ep.hostname}:${ep.port}` : ep.hostname;
+  const pathOf = (req: { bucket: string; key: string }) => `${basePath}/${encodeSegment(req.bucket)}/${req.key.split('/').map(encodeSegment).join('/')}`;
   const toRequest = (req: Omit<WireRequest, 'body'> & { body?: WireRequest['body'] }) => ({
     method: req.method,
     protocol: ep.protocol,
     hostname: ep.hostname,
     port: ep.port,
-    path: `${basePath}/${encodeSegment(req.bucket)}/${req.key.split('/').map(encodeSegment).join('/')}`,
+    path: pathOf(req),
     query: req.query ?? {},
     headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...req.headers },
     body: req.body,
@@ -106,14 +106,16 @@ async function makeWire(client: S3Client): Promise<Wire | undefined> {
       pool.destroy();
       destroy();
     };
+    // the GETs a download makes by the thousand are signed by ./sigv4.ts (same signatures, a
+    // fraction of the SDK signer's CPU); the client's provider still supplies (and refreshes) credentials
+    const provider = config.credentials as unknown as SigningCredentials | (() => Promise<SigningCredentials>);
+    const lean = new LeanSigner(region, 's3', typeof provider === 'function' ? provider : () => Promise.resolve(provider));
     wire.get = async (req, open, signal) => {
       if (!http1Usable) return viaNode(wire, req, open, signal);
-      const signed = await sign(toRequest({ ...req, method: 'GET' }));
-      const query = Object.entries(signed.query ?? {})
-        .map(([k, v]) => `${encodeSegment(k)}=${encodeSegment(String(v))}`)
-        .join('&');
+      const path = pathOf(req);
+      const signed = await lean.sign({ method: 'GET', path, query: req.query, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...req.headers } });
       try {
-        return await pool.get({ path: query ? `${signed.path}?${query}` : signed.path, headers: signed.headers }, open, signal);
+        return await pool.get({ path: signed.query ? `${path}?${signed.query}` : path, headers: signed.headers }, open, signal);
       } catch (err) {
         if (!(err instanceof Http1Unsupported)) throw err;
         http1Usable = false;

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { INSTANCE_ENV, scanInstanceProcesses, signalInstances } from './processes.js';
+import { WorldTimers } from './timers.js';
 
 export interface GpuTypeSpec {
   id: string;
@@ -150,21 +151,16 @@ export class RunpodWorld {
   private capacityRules: (NoCapacityRule & { left: number })[] = [];
   private errorRules: (ApiErrorRule & { left: number })[] = [];
   private rateRules: (RateLimitRule & { left: number })[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private stopped = false;
+  private readonly timers = new WorldTimers();
 
   constructor(readonly opts: RunpodWorldOptions) {}
 
   get isStopped(): boolean {
-    return this.stopped;
+    return this.timers.stopped;
   }
 
   schedule(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.stopped) fn();
-    }, ms);
-    this.timers.add(t);
+    this.timers.schedule(ms, fn);
   }
 
   gpuType(id: string): GpuTypeSpec | undefined {
@@ -254,7 +250,7 @@ export class RunpodWorld {
     pod.up = false;
     pod.exit = { code, signal };
     delete pod.mainPid;
-    if (this.stopped) return;
+    if (this.timers.stopped) return;
     // whatever the main process left behind goes with the container
     signalInstances(new Set([pod.id]), [], 'SIGKILL');
     if (pod.desiredStatus === 'RUNNING') {
@@ -359,9 +355,7 @@ export class RunpodWorld {
   // ---- teardown
 
   async stopAll(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.timers.stop();
     const ids = new Set(this.pods.map((p) => p.id));
     const groups = this.pods.flatMap((p) => (p.mainPid ? [p.mainPid] : []));
     for (let i = 0; i < 60 && signalInstances(ids, groups, 'SIGKILL') > 0; i++) await new Promise((r) => setTimeout(r, 50));

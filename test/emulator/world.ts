@@ -8,6 +8,7 @@ import { close } from './http.js';
 import { startImds } from './imds.js';
 import { scanInstanceProcesses, signalInstances } from './processes.js';
 import type { ApiCall, CapacityRule, EmulatedInstance, InstanceState, Market, SeedOptions, SsmFailureRule, ThrottleRule } from './types.js';
+import { WorldTimers } from './timers.js';
 
 export const ACCOUNT_ID = '123456789012';
 
@@ -88,12 +89,11 @@ export class World {
   private throttleRules: (ThrottleRule & { left: number })[] = [];
   private ssmFailureRules: (SsmFailureRule & { left: number })[] = [];
   private pendingOverride: number | undefined;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new WorldTimers();
   private seq = 0;
-  private stopped = false;
 
   get isStopped(): boolean {
-    return this.stopped;
+    return this.timers.stopped;
   }
 
   constructor(readonly opts: WorldOptions) {
@@ -105,11 +105,7 @@ export class World {
   }
 
   schedule(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.stopped) fn();
-    }, ms);
-    this.timers.add(t);
+    this.timers.schedule(ms, fn);
   }
 
   /** Creates the instances (synchronously, so a concurrent request with the same ClientToken sees them), then starts their IMDS. */
@@ -169,7 +165,7 @@ export class World {
       inst.imds = server;
       inst.imdsEndpoint = endpoint;
       // terminated (or the emulator stopped) while it was starting
-      if (inst.state === 'terminated' || this.stopped) void close(server);
+      if (inst.state === 'terminated' || this.timers.stopped) void close(server);
     });
     return inst.imdsStarting;
   }
@@ -258,9 +254,7 @@ export class World {
   // ---- teardown
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.timers.stop();
     const spawned = this.instances.filter((i) => i.spawned);
     const ids = new Set(spawned.map((i) => i.id));
     const groups = spawned.flatMap((i) => [...i.groups]);

@@ -2,8 +2,9 @@
 // SDK's credential-chain failure into the one line a user can act on.
 import { ExitError } from '../core/errors.js';
 import type { CommandContext } from './commands.js';
+import { runVerb, type VerbModules } from './verbs.js';
 
-const VERBS: Record<string, () => Promise<(ctx: CommandContext) => Promise<number>>> = {
+const VERBS: VerbModules = {
   upload: async () => (await import('./s3-transfer.js')).upload,
   download: async () => (await import('./s3-transfer.js')).download,
   sync: async () => (await import('./s3-sync.js')).sync,
@@ -13,10 +14,8 @@ const VERBS: Record<string, () => Promise<(ctx: CommandContext) => Promise<numbe
   cleanup: async () => (await import('./s3-cleanup.js')).cleanup,
 };
 
-export async function run(ctx: CommandContext): Promise<number> {
-  const load = VERBS[ctx.verb ?? ''];
-  if (!load) throw new Error(`bug: s3 verb ${ctx.verb} has no module`);
-  return withS3Errors(async () => (await load())(ctx));
+export function run(ctx: CommandContext): Promise<number> {
+  return withS3Errors(() => runVerb('s3', VERBS, ctx));
 }
 
 /** The SDK's "no credentials anywhere in the chain" says which providers it tried; users need what to set. */
@@ -32,14 +31,4 @@ export async function withS3Errors<T>(fn: () => Promise<T>): Promise<T> {
     }
     throw err;
   }
-}
-
-/**
- * The AWS SDK prints a multi-line "node < 22 support ends in 2027" notice on stderr once per
- * process; in a CLI that is every run, and it buries the one-line errors. S3 clients are quiet
- * already (the factory, src/transfer/client.ts, sets this); commands that build EC2/SSM clients
- * (src/providers/aws/clients.ts) still call this until that factory does the same.
- */
-export function quietSdkNotice(): void {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }

@@ -94,3 +94,38 @@ export function runners(home: string): Map<string, number[]> {
   for (const m of found) if (!pids.has(m[2]!)) out.set(m[3]!, [...(out.get(m[3]!) ?? []), Number(m[1])]);
   return out;
 }
+
+/** A process as it was seen: its pid and start time (as node records keep them). */
+export interface SeenProcess { pid: number; pidStart: string }
+
+/** The process now running as `pid`, to be signalled later only if it is still that one. */
+export function seenProcess(pid: number): SeenProcess | undefined {
+  const pidStart = processStartTime(pid);
+  return pidStart === undefined ? undefined : { pid, pidStart };
+}
+
+const isSame = (p: SeenProcess) => processStartTime(p.pid) === p.pidStart;
+
+/**
+ * A test's clean-up: SIGTERM each process (its group with `group`) that is still the one seen,
+ * SIGKILL what is left after `graceMs`. A pid that has ended is never signalled: pids come back
+ * within minutes where pid_max is 32768, and by then it may be another test worker's process.
+ */
+export async function stopProcesses(seen: Iterable<{ pid?: number | null; pidStart: string } | undefined>, opts: { group?: boolean; graceMs?: number } = {}): Promise<void> {
+  const procs = [...seen].filter((p): p is SeenProcess => typeof p?.pid === 'number' && p.pid > 0);
+  const signal = (sig: NodeJS.Signals) => {
+    for (const p of procs.filter(isSame)) {
+      try {
+        process.kill(opts.group ? -p.pid : p.pid, sig);
+      } catch {
+        // gone
+      }
+    }
+  };
+  signal('SIGTERM');
+  const end = Date.now() + (opts.graceMs ?? 15_000);
+  while (procs.some(isSame) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  if (!procs.some(isSame)) return;
+  signal('SIGKILL');
+  await until(() => !procs.some(isSame), 'processes to die after SIGKILL', 5_000).catch(() => undefined);
+}

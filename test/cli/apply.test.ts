@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listNodeRecords, liveness, processStartTime, type LocalNodeRecord } from '../../src/providers/local/nodes.js';
-import { binPath, repoRoot, runCli, runners, tempDir, until, writeFiles } from '../helpers.js';
+import { binPath, repoRoot, runCli, runners, seenProcess, stopProcesses, tempDir, until, writeFiles } from '../helpers.js';
 
 const code = join(repoRoot, 'test/fixtures/apply/code');
 const homes: string[] = [];
@@ -44,11 +44,7 @@ interface PlanJson { actions: { trial: string; kind: string; reason: string; att
 
 afterAll(async () => {
   // nothing a test started outlives the suite: SIGTERM lets each runner stop its training
-  const pids = homes.flatMap((h) => [...runners(h).values()].flat());
-  for (const pid of pids) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-  await until(() => pids.every((p) => processStartTime(p) === undefined), 'runners to stop', 15_000).catch(() => {
-    for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  });
+  await stopProcesses(homes.flatMap((h) => [...runners(h).values()].flat()).map(seenProcess));
 });
 
 describe('trainctl apply', () => {

@@ -1,12 +1,10 @@
 // Cost control end to end: local nodes priced through prices.json, the plan's estimate against a
 // hand computation, apply refusing an over-budget plan, and the runners stopping the job at its
 // limits.costUSD with the spend recorded in their heartbeats.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { processStartTime } from '../../src/providers/local/nodes.js';
-import { repoRoot, runCli, tempDir, writeFiles } from '../helpers.js';
+import { repoRoot, runCli, runners, seenProcess, stopProcesses, tempDir, writeFiles } from '../helpers.js';
 
 const TRIAL = readFileSync(join(repoRoot, 'test/fixtures/sweep/trial.py'), 'utf8');
 // $36 an hour is $0.01 a second
@@ -39,11 +37,7 @@ writeFiles(dir, {
 });
 
 afterAll(async () => {
-  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  const pids = ps.split('\n').filter((l) => l.includes('runner.js') && l.includes(`${home}/local/work/`)).map((l) => Number(l.trim().split(/\s+/)[0]));
-  for (const pid of pids) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-  const end = Date.now() + 10_000;
-  while (pids.some((p) => processStartTime(p) !== undefined) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  await stopProcesses([...runners(home).values()].flat().map(seenProcess), { graceMs: 10_000 });
 });
 
 interface PlanJson {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { listNodeRecords, processStartTime } from '../../src/providers/local/nodes.js';
 import { S3Store } from '../../src/store/s3.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
-import { repoRoot, runCli, runners, tempDir, until, writeFiles } from '../helpers.js';
+import { repoRoot, runCli, runners, seenProcess, stopProcesses, tempDir, until, writeFiles } from '../helpers.js';
 import { makeBucket, testClient } from '../store/s3-helpers.js';
 
 const code = join(repoRoot, 'test/fixtures/apply/code');
@@ -19,10 +19,8 @@ interface PlanJson { actions: { trial: string; kind: string; reason: string; spe
 
 const homes: string[] = [];
 afterAll(async () => {
-  const pids = homes.flatMap((h) => [...runners(h).values()].flat());
-  for (const pid of pids) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
   // before the temp dirs go: a dying runner must not write into a directory being removed
-  await until(() => pids.every((p) => processStartTime(p) === undefined), 'runners to die', 10_000).catch(() => undefined);
+  await stopProcesses(homes.flatMap((h) => [...runners(h).values()].flat()).map(seenProcess), { group: true, graceMs: 0 });
 });
 
 describe('drift on the local provider', () => {

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processStartTime } from '../../src/providers/local/nodes.js';
-import { repoRoot, runCli, tempDir, until, writeFiles } from '../helpers.js';
+import { repoRoot, runCli, stopProcesses, tempDir, until, writeFiles } from '../helpers.js';
 
 const PY = '/usr/bin/python3';
 const code = join(repoRoot, 'test/fixtures/e2e');
@@ -47,7 +47,7 @@ ${o.extra ?? ''}`;
 
 // ---- reading the world -------------------------------------------------------------------------
 
-interface NodeRecord { id: string; trial: string; attempt: number; nodeRank: number; pid: number | null; masterPort?: number }
+interface NodeRecord { id: string; trial: string; attempt: number; nodeRank: number; pid: number | null; pidStart: string; masterPort?: number }
 
 /** The local provider's node records, $TRAINCTL_HOME/local/nodes/*.json, as written. */
 function nodeRecords(home: string): NodeRecord[] {
@@ -156,11 +156,7 @@ async function launchedTrial(home: string): Promise<string> {
 
 afterAll(async () => {
   // nothing a test started outlives the file: SIGTERM each runner's session, SIGKILL what stays
-  const pids = homes.flatMap((h) => nodeRecords(h).map((r) => r.pid)).filter((p): p is number => typeof p === 'number' && alive(p));
-  for (const pid of pids) try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ }
-  const end = Date.now() + 15_000;
-  while (pids.some(alive) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-  for (const pid of pids) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+  await stopProcesses(homes.flatMap((h) => nodeRecords(h)), { group: true });
 }, 30_000);
 
 // ---- SIGKILL and SIGTERM of a runner -------------------------------------------------------------

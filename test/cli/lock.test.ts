@@ -9,12 +9,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { processStartTime } from '../../src/providers/local/nodes.js';
 import type { LeaseRecord, LeaseStore } from '../../src/store/lock.js';
 import { FileStore } from '../../src/store/file.js';
 import { S3Store } from '../../src/store/s3.js';
 import type { RunStoreReader } from '../../src/store/store.js';
-import { repoRoot, runCli, runners, tempDir, type CliResult, until, writeFiles } from '../helpers.js';
+import { type CliResult, repoRoot, runCli, runners, seenProcess, stopProcesses, tempDir, writeFiles } from '../helpers.js';
 import { makeBucket, s3Env, testClient } from '../store/s3-helpers.js';
 
 const code = join(repoRoot, 'test/fixtures/apply/code');
@@ -25,10 +24,8 @@ const homes: string[] = [];
 
 
 afterAll(async () => {
-  const pids = homes.flatMap((h) => [...runners(h).values()].flat());
   // each runner leads its own process group, with its training process in it
-  for (const pid of pids) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
-  await until(() => pids.every((p) => processStartTime(p) === undefined), 'runners to stop', 10_000).catch(() => undefined);
+  await stopProcesses(homes.flatMap((h) => [...runners(h).values()].flat()).map(seenProcess), { group: true, graceMs: 0 });
 });
 
 const LRS = [0.1, 0.05, 0.02];

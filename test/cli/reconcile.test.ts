@@ -7,8 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { processStartTime } from '../../src/providers/local/nodes.js';
-import { binPath, repoRoot, runCli, runners, tempDir, until, writeFiles } from '../helpers.js';
+import { binPath, repoRoot, runCli, runners, seenProcess, stopProcesses, tempDir, until, writeFiles } from '../helpers.js';
 
 const code = join(repoRoot, 'test/fixtures/apply/code');
 const homes: string[] = [];
@@ -18,9 +17,7 @@ const children: ChildProcess[] = [];
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  const pids = homes.flatMap((h) => [...runners(h).values()].flat());
-  for (const pid of pids) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
-  await until(() => pids.every((p) => processStartTime(p) === undefined), 'runners to die', 10_000).catch(() => undefined);
+    await stopProcesses(homes.flatMap((h) => [...runners(h).values()].flat()).map(seenProcess), { group: true, graceMs: 0 });
 });
 
 interface Controller { out(): string; lines(re: RegExp): string[]; exited: Promise<number | null>; child: ChildProcess }

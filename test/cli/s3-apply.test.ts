@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listNodeRecords, processStartTime } from '../../src/providers/local/nodes.js';
 import { S3Store } from '../../src/store/s3.js';
-import { repoRoot, runCli, tempDir, until, writeFiles } from '../helpers.js';
+import { repoRoot, runCli, type SeenProcess, stopProcesses, tempDir, until, writeFiles } from '../helpers.js';
 import { makeBucket, s3Env, testClient } from '../store/s3-helpers.js';
 
 const client = testClient();
@@ -18,9 +18,9 @@ const code = join(repoRoot, 'test/fixtures/apply/code');
 
 interface PlanJson { actions: { trial: string; kind: string; reason: string; attempt?: number; resumeFromStep?: number }[] }
 
-const started: number[] = [];
+const started: SeenProcess[] = [];
 afterAll(async () => {
-  for (const pid of started) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+  await stopProcesses(started);
 });
 
 describe('trainctl apply with an s3:// output store', () => {
@@ -59,7 +59,7 @@ spec:
       const r = listNodeRecords(home).map((x) => x.rec).filter((x) => x.pid);
       return r.length === 2 && r;
     }, 'two runners');
-    for (const r of recs) started.push(r.pid!);
+    for (const r of recs) started.push({ pid: r.pid!, pidStart: r.pidStart });
 
     // SIGTERM one runner once it has a checkpoint in S3: it uploads a final one and ends interrupted
     const victim = recs[0]!;

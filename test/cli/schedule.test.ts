@@ -7,8 +7,8 @@ import { existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listNodeRecords, processStartTime } from '../../src/providers/local/nodes.js';
-import { repoRoot, runCli, tempDir, until, writeFiles } from '../helpers.js';
+import { listNodeRecords } from '../../src/providers/local/nodes.js';
+import { repoRoot, runCli, stopProcesses, tempDir, until, writeFiles } from '../helpers.js';
 import { makeBucket, s3Env, testClient } from '../store/s3-helpers.js';
 
 const code = join(repoRoot, 'test/fixtures/apply/code');
@@ -33,9 +33,7 @@ ${extra}`;
 
 const homes: string[] = [];
 afterAll(async () => {
-  const pids = homes.flatMap((h) => listNodeRecords(h).map(({ rec }) => rec.pid).filter((p): p is number => typeof p === 'number'));
-  for (const pid of pids) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-  await until(() => pids.every((p) => processStartTime(p) === undefined), 'runners to stop', 15_000).catch(() => undefined);
+  await stopProcesses(homes.flatMap((h) => listNodeRecords(h).map(({ rec }) => rec)));
 });
 
 function suite(prefix: string, env: Record<string, string> = {}) {

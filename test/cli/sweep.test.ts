@@ -5,8 +5,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listNodeRecords, liveness, processStartTime } from '../../src/providers/local/nodes.js';
-import { binPath, repoRoot, runCli, tempDir, writeFiles } from '../helpers.js';
+import { listNodeRecords, liveness } from '../../src/providers/local/nodes.js';
+import { binPath, repoRoot, runCli, seenProcess, stopProcesses, tempDir, writeFiles } from '../helpers.js';
 
 const TRIAL = readFileSync(join(repoRoot, 'test/fixtures/sweep/trial.py'), 'utf8');
 const homes: string[] = [];
@@ -30,10 +30,7 @@ function runnerPids(home: string): number[] {
 }
 
 afterAll(async () => {
-  const pids = homes.flatMap(runnerPids);
-  for (const pid of pids) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-  const end = Date.now() + 10_000;
-  while (pids.some((p) => processStartTime(p) !== undefined) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  await stopProcesses(homes.flatMap(runnerPids).map(seenProcess), { graceMs: 10_000 });
 });
 
 /** [trial, start, end] from the training script's own log. */

@@ -8,17 +8,17 @@ import { hasChanges } from '../../src/core/plan.js';
 import { executePlan, progressOf, replanChecked, type ActionOutcome } from '../../src/engine/apply.js';
 import { planJobs, type PlanResult } from '../../src/engine/planning.js';
 import { nodeId, workDirOf } from '../../src/providers/local/launch.js';
-import { listNodeRecords, liveness, processStartTime } from '../../src/providers/local/nodes.js';
+import { listNodeRecords, liveness, processStartTime, type LocalNodeRecord } from '../../src/providers/local/nodes.js';
 import { loadSpecs } from '../../src/spec/load.js';
 import type { Job } from '../../src/spec/types.js';
-import { repoRoot, tempDir, writeFiles } from '../helpers.js';
+import { repoRoot, stopProcesses, tempDir, writeFiles } from '../helpers.js';
 
 process.env.TRAINCTL_RUNNER = join(repoRoot, 'test/fixtures/apply/fake-runner.mjs');
 const code = join(repoRoot, 'test/fixtures/apply/code');
 
-const started = new Set<number>();
-afterAll(() => {
-  for (const pid of started) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+const started: LocalNodeRecord[] = [];
+afterAll(async () => {
+  await stopProcesses(started, { graceMs: 0 });
 });
 
 function loadJobs(dir: string, lrs: number[], extra = '', command = 'python3 train.py --lr {lr}'): Job[] {
@@ -40,7 +40,7 @@ ${extra}`,
 async function pass(jobs: Job[], home: string, prune = false): Promise<{ pr: PlanResult; outcomes: ActionOutcome[] }> {
   const pr = await planJobs(jobs, { home }, { prune }, new Date());
   const outcomes = await executePlan(pr.plan, { jobs, trials: pr.trials, resources: pr.observed.resources, env: { home } }, { renderer: 'silent' });
-  for (const { rec } of listNodeRecords(home)) if (rec.pid) started.add(rec.pid);
+  started.push(...listNodeRecords(home).map(({ rec }) => rec));
   return { pr, outcomes };
 }
 

@@ -13,12 +13,12 @@ import type { LaunchRequest } from '../../src/providers/provider.js';
 import type { RunnerTask } from '../../src/runner/task.js';
 import { expandJobs } from '../../src/spec/expand.js';
 import { loadSpecs } from '../../src/spec/load.js';
-import { repoRoot, tempDir, until, writeFiles } from '../helpers.js';
+import { repoRoot, seenProcess, type SeenProcess, stopProcesses, tempDir, until, writeFiles } from '../helpers.js';
 
 const fakeRunner = join(repoRoot, 'test/fixtures/apply/fake-runner.mjs');
-const started: number[] = [];
-afterAll(() => {
-  for (const pid of started) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+const started: SeenProcess[] = [];
+afterAll(async () => {
+  await stopProcesses(started, { graceMs: 0 });
 });
 
 function request(dir: string, spec: string, index = 0, attempt = 1, resumeFromStep?: number): LaunchRequest {
@@ -59,8 +59,8 @@ async function launched(home: string, req: LaunchRequest, e = env()) {
   const out = await launchLocal(home, req, e);
   if (out.kind !== 'launched') throw new Error(`expected a launch, got ${JSON.stringify(out)}`);
   for (const r of out.resources) {
-    const pid = readNodeRecord(nodeRecordPath(home, r.id))?.pid;
-    if (pid) started.push(pid);
+    const rec = readNodeRecord(nodeRecordPath(home, r.id));
+    if (rec?.pid) started.push({ pid: rec.pid, pidStart: rec.pidStart });
   }
   return out.resources;
 }
@@ -223,9 +223,9 @@ describe('local terminate', () => {
     const home = tempDir();
     const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
     await new Promise((r) => sleeper.once('spawn', r));
-    started.push(sleeper.pid!);
     const rec = { id: 'lab.sweep-00000000-a1-r0', project: 'lab', job: 'sweep', trial: 'sweep-00000000', specHash: 'h', nodeRank: 0, attempt: 1, launchedAt: '2026-01-01T00:00:00Z', pid: sleeper.pid, pidStart: '12345', gracePeriodMs: 0 };
     writeFiles(home, { [`local/nodes/${rec.id}.json`]: JSON.stringify(rec) });
+    started.push(seenProcess(sleeper.pid!)!);
     await terminateLocal(home, [rec.id], { marginMs: 0 });
     expect(alive(sleeper.pid!)).toBe(true);
     expect(sleeper.exitCode).toBeNull();

@@ -3,6 +3,8 @@
 import { HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client, type _Object } from '@aws-sdk/client-s3';
 import { bareEtag, request, resolveOptions } from './ops.js';
 import { TransferError } from './errors.js';
+import { parseListPage, type ListPage } from './list-xml.js';
+import { wireFor } from './wire.js';
 import type { S3Location } from './uri.js';
 import type { ListEntry, MultipartUploadInfo, ObjectInfo } from './types.js';
 
@@ -35,16 +37,30 @@ interface Page {
 /** Every page of one ListObjectsV2 listing. */
 async function* pages(client: S3Client, loc: S3Location, delimiter: string | undefined, opts: ListOptions): AsyncGenerator<Page> {
   const r = resolveOptions({ signal: opts.signal, retries: opts.retries });
+  // S3-compatible endpoints: the same request, signed by the SDK's signer, parsed by ./list-xml.ts
+  const wire = await wireFor(client);
   let token: string | undefined;
   do {
-    const out = await request(client, r, { bucket: loc.bucket, key: loc.key, action: 'list' }, () =>
-      client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.key || undefined, Delimiter: delimiter, ContinuationToken: token, MaxKeys: 1000 }), { abortSignal: opts.signal }),
-    );
-    yield {
-      objects: (out.Contents ?? []).filter((o) => o.Key !== undefined).map(toObjectInfo),
-      prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix).filter((p): p is string => p !== undefined),
-    };
-    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    const page = await request(client, r, { bucket: loc.bucket, key: loc.key, action: 'list' }, async (): Promise<ListPage> => {
+      if (wire) {
+        const query: Record<string, string> = { 'list-type': '2', 'max-keys': '1000' };
+        if (loc.key) query.prefix = loc.key;
+        if (delimiter) query.delimiter = delimiter;
+        if (token) query['continuation-token'] = token;
+        const res = await wire.send({ method: 'GET', bucket: loc.bucket, key: '', query }, opts.signal);
+        const chunks: Buffer[] = [];
+        for await (const chunk of res.body as AsyncIterable<Buffer>) chunks.push(chunk);
+        return parseListPage(Buffer.concat(chunks).toString('utf8'));
+      }
+      const out = await client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.key || undefined, Delimiter: delimiter, ContinuationToken: token, MaxKeys: 1000 }), { abortSignal: opts.signal });
+      return {
+        objects: (out.Contents ?? []).filter((o) => o.Key !== undefined).map(toObjectInfo),
+        prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix).filter((p): p is string => p !== undefined),
+        ...(out.IsTruncated && out.NextContinuationToken ? { next: out.NextContinuationToken } : {}),
+      };
+    });
+    yield page;
+    token = page.next;
   } while (token);
 }
 

@@ -12,6 +12,7 @@ export const S3_BACKOFF: Backoff = { baseMs: 100, maxMs: 10_000, factor: 2, jitt
 
 export interface Resolved {
   concurrency: number;
+  streamsPerObject: number;
   partSize: number;
   multipartThreshold: number;
   verify: VerifyMode;
@@ -35,6 +36,7 @@ export function resolveOptions(opts: TransferOptions, direction: 'up' | 'down' =
   const partSize = Math.max(1, Math.floor(opts.partSize ?? 16 * MiB));
   return {
     concurrency: Math.max(1, Math.floor(opts.concurrency ?? 64)),
+    streamsPerObject: Math.max(1, Math.floor(opts.streamsPerObject ?? 4)),
     partSize,
     multipartThreshold: Math.max(1, Math.floor(opts.multipartThreshold ?? partSize)),
     verify: opts.verify ?? (direction === 'up' ? 'etag' : 'size'),

@@ -8,6 +8,7 @@ import { TransferError, toTransferError } from './errors.js';
 import { pathFilter } from './filter.js';
 import { headObject, listObjects } from './list.js';
 import { getObject, knownPartSize, newDownloadRun, type DownloadRun, type DownloadSource } from './download.js';
+import { startWriterThread } from './file-writer.js';
 import { Slots } from '../core/bounded.js';
 import { throwIfAborted } from './ops.js';
 import { isMultipart, newUploadRun, putMultipart, putSingle, type UploadRun } from './upload.js';
@@ -290,33 +291,44 @@ export async function runDownloads(client: S3Client, root: string, jobs: readonl
   report.failed.push(...failures.failed);
   const ensureDir = directoryGuard(root);
   await mkdir(root, { recursive: true });
-  await runPool(
-    failures.ok,
-    run.slots,
-    (j) => j.src.size >= run.r.multipartThreshold,
-    async (j, holdsSlot) => {
-      await ensureDir(dirname(j.path));
-      const src = { ...j.src };
-      if (src.etag.includes('-') || (run.r.verify === 'sha256' && src.metadata === undefined)) {
-        // a HEAD for what the listing lacks: part size for multipart ETags, metadata for sha256
-        if (run.r.verify === 'sha256') {
-          const head = await headObject(client, { bucket: src.bucket, key: src.key }, { signal: run.r.signal });
-          if (head) src.metadata = head.metadata;
+  // many small files: written by a thread of their own, so creating them overlaps the network
+  const small = failures.ok.reduce((n, j) => n + (j.src.size < run.r.multipartThreshold ? 1 : 0), 0);
+  const writer = small >= WRITER_THREAD_MIN ? await startWriterThread() : undefined;
+  if (writer) run = { ...run, writer };
+  try {
+    await runPool(
+      failures.ok,
+      run.slots,
+      (j) => j.src.size >= run.r.multipartThreshold,
+      async (j, holdsSlot) => {
+        await ensureDir(dirname(j.path));
+        const src = { ...j.src };
+        if (src.etag.includes('-') || (run.r.verify === 'sha256' && src.metadata === undefined)) {
+          // a HEAD for what the listing lacks: part size for multipart ETags, metadata for sha256
+          if (run.r.verify === 'sha256') {
+            const head = await headObject(client, { bucket: src.bucket, key: src.key }, { signal: run.r.signal });
+            if (head) src.metadata = head.metadata;
+          }
+          src.partSize = await knownPartSize(run, src);
         }
-        src.partSize = await knownPartSize(run, src);
-      }
-      // a small object's GET takes the slot its job already holds
-      const bytes = holdsSlot ? await getObject({ ...run, slots: UNLIMITED }, src, j.path) : await getObject(run, src, j.path);
-      report.files++;
-      report.bytes += bytes;
-      run.meter.fileDone();
-    },
-    (j, err) => report.failed.push({ path: j.rel, key: j.src.key, message: err.message }),
-  );
+        // a small object's GET takes the slot its job already holds
+        const bytes = holdsSlot ? await getObject({ ...run, slots: UNLIMITED }, src, j.path) : await getObject(run, src, j.path);
+        report.files++;
+        report.bytes += bytes;
+        run.meter.fileDone();
+      },
+      (j, err) => report.failed.push({ path: j.rel, key: j.src.key, message: err.message }),
+    );
+  } finally {
+    await writer?.close();
+  }
   run.meter.tick(true);
   report.durationMs = Date.now() - started;
   return report;
 }
+
+/** From this many small files on, a download writes them on a thread of its own. */
+const WRITER_THREAD_MIN = 64;
 
 /** A pool that never waits: for work whose slot the caller already holds. */
 const UNLIMITED = new Slots(Number.MAX_SAFE_INTEGER);

@@ -40,6 +40,8 @@ export interface FaultProxy {
   slowDowns: number;
   /** GetObject responses cut off so far. */
   cut: number;
+  /** The most requests of each operation that were in flight at once. */
+  peakInFlight: Record<string, number>;
   reset(): void;
   close(): Promise<void>;
 }
@@ -54,12 +56,15 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     counts: {},
     slowDowns: 0,
     cut: 0,
+    peakInFlight: {},
     reset() {
       proxy.counts = {};
+      proxy.peakInFlight = {};
       proxy.slowDowns = 0;
     },
     close: async () => undefined,
   };
+  const inFlight: Record<string, number> = {};
   const server: Server = createServer((req: IncomingMessage, res) => {
     const op = opOf(req.method, req.url ?? '/');
     const faulty = !opts.faultOps || opts.faultOps.includes(op);
@@ -75,6 +80,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     }
     const forward = () => {
       proxy.counts[op] = (proxy.counts[op] ?? 0) + 1;
+      inFlight[op] = (inFlight[op] ?? 0) + 1;
+      proxy.peakInFlight[op] = Math.max(proxy.peakInFlight[op] ?? 0, inFlight[op]);
+      res.once('close', () => inFlight[op]!--);
       const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         const length = Number(upRes.headers['content-length'] ?? 0);

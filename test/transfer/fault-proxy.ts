@@ -82,7 +82,14 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       proxy.counts[op] = (proxy.counts[op] ?? 0) + 1;
       inFlight[op] = (inFlight[op] ?? 0) + 1;
       proxy.peakInFlight[op] = Math.max(proxy.peakInFlight[op] ?? 0, inFlight[op]);
-      res.once('close', () => inFlight[op]!--);
+      // done once its last byte is handed to the socket ('finish'), before the client can read it
+      let done = false;
+      const settle = () => {
+        if (!done) inFlight[op]!--;
+        done = true;
+      };
+      res.once('finish', settle);
+      res.once('close', settle);
       const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         const length = Number(upRes.headers['content-length'] ?? 0);

@@ -38,24 +38,9 @@ export interface InstanceRecord extends EmulatedInstance {
   spawned: boolean;
 }
 
-export interface LaunchSpec {
-  imageId: string;
-  instanceType: string;
-  market: Market;
-  az: string;
-  count: number;
-  tags: Record<string, string>;
-  volumeTags: Record<string, string>;
-  clientToken?: string;
-  placementGroup?: string;
-  userData?: string;
-  subnetId?: string;
-  securityGroupIds: string[];
-  keyName?: string;
-  iamInstanceProfile?: string;
-  spotMaxPrice?: string;
-  metadataTags: boolean;
-}
+/** What RunInstances asked for: an instance's launch fields, and how many. */
+export type LaunchSpec = Pick<EmulatedInstance, 'imageId' | 'instanceType' | 'market' | 'az' | 'tags' | 'volumeTags' | 'clientToken' | 'placementGroup'
+  | 'userData' | 'subnetId' | 'securityGroupIds' | 'keyName' | 'iamInstanceProfile' | 'spotMaxPrice'> & { count: number; metadataTags: boolean };
 
 export interface PlacementGroupRecord { name: string; id: string; strategy: string; partitionCount?: number; tags: Record<string, string> }
 

@@ -227,8 +227,7 @@ function checkLength(head: Http1Head, want: number, what: string): void {
 }
 
 /** Body bytes into one buffer of the expected size (small objects: one allocation, no copies). */
-function bufferSink(size: number, feed: (chunk: Buffer) => void): BodySink & { data: Buffer } {
-  const data = Buffer.allocUnsafe(size);
+function bufferSink(data: Buffer, feed: (chunk: Buffer) => void): BodySink & { data: Buffer } {
   let filled = 0;
   return {
     data,
@@ -326,7 +325,7 @@ async function getWhole(run: DownloadRun, src: DownloadSource, tmp: string, what
       let sink: ReturnType<typeof bufferSink> | undefined;
       n = await getInto(run, src, undefined, (head) => {
         checkLength(head, src.size, what);
-        return (sink = bufferSink(src.size, feed));
+        return (sink = bufferSink((run.writer ?? inlineWriter).alloc(src.size), feed));
       });
       data = sink?.data ?? Buffer.alloc(0);
     } else {

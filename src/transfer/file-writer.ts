@@ -17,6 +17,8 @@ export interface SmallWrite {
 }
 
 export interface FileWriter {
+  /** Memory for an object's bytes, to hand to write() (which may take it over). */
+  alloc(size: number): Buffer;
   /** Resolves once the file is under its final name; rejects with the fs error (the temp file removed). */
   write(w: SmallWrite): Promise<void>;
   close(): Promise<void>;
@@ -24,6 +26,7 @@ export interface FileWriter {
 
 /** Writes on the calling thread: for a handful of files, where a thread's start-up costs more. */
 export const inlineWriter: FileWriter = {
+  alloc: (size) => Buffer.allocUnsafe(size),
   write(w) {
     writeSmallSync(w);
     return Promise.resolve();
@@ -68,13 +71,24 @@ function write(m) {
     return { id: m.id, error: { message: err.message, code: err.code, syscall: err.syscall, path: err.path } };
   }
 }
-parentPort.on('message', (batch) => parentPort.postMessage(batch.map(write)));
+// the memory goes back with the replies, for the next objects
+parentPort.on('message', (batch) => {
+  const replies = batch.map(write);
+  // (copies of slices of one pool arrive as views of one buffer: each goes back once)
+  const slabs = [...new Set(batch.map((m) => m.data.buffer))];
+  parentPort.postMessage({ replies, slabs }, slabs);
+});
 `;
 
 const BATCH_MAX = 64;
 const BATCH_WAIT_MS = 4;
 
 interface Reply { id: number; error?: { message: string; code?: string; syscall?: string; path?: string } }
+
+/** Objects from this size on get recycled memory; the smallest share node's pool and are copied. */
+const RECYCLE_MIN = 16 * 1024;
+/** At most this much recycled memory is kept. */
+const RECYCLE_MAX_BYTES = 64 * 1024 * 1024;
 interface Queued { id: number; tmp: string; target: string; data: Buffer; mtimeMs: number; durable: boolean }
 
 /** A writer thread; close() ends it. Writes made after close() reject. */
@@ -87,12 +101,24 @@ export async function startWriterThread(): Promise<FileWriter> {
   let transfers: ArrayBuffer[] = [];
   let nextId = 0;
   let dead: Error | undefined;
+  // recycled ArrayBuffers by capacity (a power of two): moved to the thread with each write and back
+  // with its reply, so a tree of small objects allocates (and collects) a few dozen, not one each
+  const free = new Map<number, ArrayBuffer[]>();
+  const ours = new WeakSet<ArrayBuffer>();
+  let freeBytes = 0;
   const failAll = (err: Error) => {
     dead ??= err;
     for (const p of pending.values()) p.reject(err);
     pending.clear();
   };
-  worker.on('message', (replies: Reply[]) => {
+  worker.on('message', ({ replies, slabs }: { replies: Reply[]; slabs: ArrayBuffer[] }) => {
+    for (const ab of slabs) {
+      // only what alloc() handed out comes back in its sizes (copies of pooled slices do not)
+      if (ab.byteLength < RECYCLE_MIN || (ab.byteLength & (ab.byteLength - 1)) !== 0 || freeBytes + ab.byteLength > RECYCLE_MAX_BYTES) continue;
+      ours.add(ab);
+      free.set(ab.byteLength, [...(free.get(ab.byteLength) ?? []), ab]);
+      freeBytes += ab.byteLength;
+    }
     for (const r of replies) {
       const p = pending.get(r.id);
       if (!p) continue;
@@ -114,12 +140,24 @@ export async function startWriterThread(): Promise<FileWriter> {
     if (!dead) worker.postMessage(batch, moved);
   };
   return {
+    alloc(size) {
+      if (size < RECYCLE_MIN) return Buffer.allocUnsafe(size);
+      const capacity = 2 ** Math.ceil(Math.log2(size));
+      const ab = free.get(capacity)?.pop();
+      if (ab) {
+        freeBytes -= capacity;
+        return Buffer.from(ab, 0, size);
+      }
+      const fresh = new ArrayBuffer(capacity);
+      ours.add(fresh);
+      return Buffer.from(fresh, 0, size);
+    },
     write(w) {
       if (dead) return Promise.reject(dead);
       const id = nextId++;
       const { data } = w;
-      // a Buffer that owns its whole ArrayBuffer moves without a copy; a pooled slice is copied
-      if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer) transfers.push(data.buffer);
+      // memory from alloc() moves without a copy (its view with it); anything else is copied
+      if (data.buffer instanceof ArrayBuffer && ours.has(data.buffer) && !transfers.includes(data.buffer)) transfers.push(data.buffer);
       if (queue.length === 0) timer = setTimeout(flush, BATCH_WAIT_MS);
       queue.push({ id, tmp: w.tmp, target: w.target, data, mtimeMs: w.mtimeMs, durable: w.durable });
       if (queue.length >= BATCH_MAX) flush();

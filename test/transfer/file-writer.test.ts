@@ -11,11 +11,11 @@ import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { freshBucket, MiB, randomFile, sha256File, testClient } from './harness.js';
 
 describe('startWriterThread', () => {
-  it('puts each file under its final name whole, with the given mtime, and reports fs errors', async () => {
+  it('puts each file under its final name whole, with the given mtime, recycles memory, and reports fs errors', async () => {
     const dir = tempDir();
     const writer = await startWriterThread();
     const mtimeMs = Date.parse('2026-01-02T03:04:05.000Z');
-    const own = Buffer.alloc(70_000, 7); // owns its memory: moved to the thread
+    const own = writer.alloc(70_000).fill(7); // the writer's memory: moved to the thread
     const pooled = Buffer.from('pooled bytes'); // a slice of node's pool: copied
     await Promise.all([
       writer.write({ tmp: join(dir, '.a.tmp'), target: join(dir, 'a'), data: own, mtimeMs, durable: false }),
@@ -25,6 +25,9 @@ describe('startWriterThread', () => {
     expect(Math.round(statSync(join(dir, 'a')).mtimeMs)).toBe(mtimeMs);
     expect(readFileSync(join(dir, 'b'), 'utf8')).toBe('pooled bytes');
     expect(pooled.toString()).toBe('pooled bytes'); // the pool was not taken away
+    expect(own.length).toBe(0); // moved, so detached here
+    // and back for the next object: recycled memory still holds the last file's bytes
+    expect(writer.alloc(100_000).subarray(0, 70_000)).toEqual(Buffer.alloc(70_000, 7));
     const missing = writer.write({ tmp: join(dir, 'no/such/.c.tmp'), target: join(dir, 'no/such/c'), data: Buffer.from('x'), mtimeMs: 0, durable: false });
     await expect(missing).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open' });
     await writer.close();

@@ -122,15 +122,22 @@ rgw_data = ${dir}/rgw
     procs.push(p);
     return p;
   };
+  const running = (p) => p.exitCode === null && p.signalCode === null;
+  const signal = (p, sig) => { try { process.kill(p.pid, sig); } catch { /* gone */ } };
+  // A parent that exits before stop() has finished (a runner's teardown cut short) takes the
+  // cluster with it: exit handlers run even on process.exit(), and SIGKILL needs no waiting.
+  const onExit = () => { for (const p of procs) if (running(p)) signal(p, 'SIGKILL'); };
+  process.on('exit', onExit);
   const stop = async () => {
-    // radosgw and the OSD before the mon: they hang in shutdown without it
-    for (const p of [...procs].reverse()) {
-      if (p.exitCode !== null || p.signalCode !== null) continue;
-      try { process.kill(p.pid, 'SIGTERM'); } catch { continue; }
-      const end = Date.now() + 10_000;
-      while (Date.now() < end && p.exitCode === null && p.signalCode === null) await sleep(50);
-      if (p.exitCode === null && p.signalCode === null) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+    // radosgw and the OSD together, before the mon: they hang in shutdown without it
+    const [mon, ...rest] = procs;
+    for (const group of [rest, mon ? [mon] : []]) {
+      for (const p of group) if (running(p)) signal(p, 'SIGTERM');
+      const end = Date.now() + 5_000;
+      while (Date.now() < end && group.some(running)) await sleep(50);
+      for (const p of group) if (running(p)) signal(p, 'SIGKILL');
     }
+    process.off('exit', onExit);
     rmSync(dir, { recursive: true, force: true });
   };
   try {

@@ -35,7 +35,7 @@ export const inlineWriter: FileWriter = {
 };
 
 /** The write itself; the worker runs the same steps (its source below). */
-export function writeSmallSync(w: SmallWrite): void {
+function writeSmallSync(w: SmallWrite): void {
   const fd = openSync(w.tmp, 'w');
   try {
     for (let off = 0; off < w.data.length; ) off += writeSync(fd, w.data, off, w.data.length - off);

@@ -89,7 +89,7 @@ interface Reply { id: number; error?: { message: string; code?: string; syscall?
 const RECYCLE_MIN = 16 * 1024;
 /** At most this much recycled memory is kept. */
 const RECYCLE_MAX_BYTES = 64 * 1024 * 1024;
-interface Queued { id: number; tmp: string; target: string; data: Buffer; mtimeMs: number; durable: boolean }
+type Queued = SmallWrite & { id: number };
 
 /** A writer thread; close() ends it. Writes made after close() reject. */
 export async function startWriterThread(): Promise<FileWriter> {
@@ -116,7 +116,9 @@ export async function startWriterThread(): Promise<FileWriter> {
       // only what alloc() handed out comes back in its sizes (copies of pooled slices do not)
       if (ab.byteLength < RECYCLE_MIN || (ab.byteLength & (ab.byteLength - 1)) !== 0 || freeBytes + ab.byteLength > RECYCLE_MAX_BYTES) continue;
       ours.add(ab);
-      free.set(ab.byteLength, [...(free.get(ab.byteLength) ?? []), ab]);
+      const kept = free.get(ab.byteLength);
+      if (kept) kept.push(ab);
+      else free.set(ab.byteLength, [ab]);
       freeBytes += ab.byteLength;
     }
     for (const r of replies) {
@@ -159,7 +161,7 @@ export async function startWriterThread(): Promise<FileWriter> {
       // memory from alloc() moves without a copy (its view with it); anything else is copied
       if (data.buffer instanceof ArrayBuffer && ours.has(data.buffer) && !transfers.includes(data.buffer)) transfers.push(data.buffer);
       if (queue.length === 0) timer = setTimeout(flush, BATCH_WAIT_MS);
-      queue.push({ id, tmp: w.tmp, target: w.target, data, mtimeMs: w.mtimeMs, durable: w.durable });
+      queue.push({ ...w, id });
       if (queue.length >= BATCH_MAX) flush();
       return new Promise<void>((resolve, reject) => pending.set(id, { resolve, reject }));
     },
